@@ -1,0 +1,304 @@
+/* config: the property table and its parser.
+ *
+ * Design (after librdkafka's rdkafka_conf.c): every setting is one row of
+ * `props` with its name, type, offset into lw_config, range, default and
+ * description. Defaults, parsing, validation and --help all walk that one
+ * table, so a new setting is one line and cannot be half-documented. Sizes
+ * and durations accept suffixes (k/M/G; ms/s/m/h/d) for humans. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+enum ptype { P_STR, P_INT, P_BYTES, P_MS, P_BOOL };
+
+typedef struct prop {
+	const char *name;
+	int type;
+	size_t off;
+	int64_t min, max;
+	const char *def;
+	const char *desc;
+} prop;
+
+#define OFF(f) offsetof(lw_config, f)
+#define BIG INT64_MAX
+
+static const prop props[] = {
+	{"topic.results", P_STR, OFF(topic_results), 0, 0, "lab.results",
+	 "input topic of LabResult events"},
+	{"topic.notifications", P_STR, OFF(topic_notifications), 0, 0,
+	 "lab.notifications", "input topic of NotificationSent events"},
+	{"topic.alerts", P_STR, OFF(topic_alerts), 0, 0, "lab.alerts",
+	 "output topic of MismatchAlert records (key = alert_id)"},
+	{"topic.deadletter", P_STR, OFF(topic_deadletter), 0, 0,
+	 "lab.deadletter",
+	 "output topic for input that cannot be processed (original bytes, reason in headers)"},
+	{"group.id", P_STR, OFF(group_id), 0, 0, "labwatch",
+	 "consumer group (also passed to librdkafka)"},
+	{"schema.registry.dir", P_STR, OFF(registry_dir), 0, 0, "",
+	 "directory of <ID>-<name>.avsc writer schemas; empty = the build's schemas/registry if present, else the embedded schemas only"},
+	{"input.max.bytes", P_BYTES, OFF(input_max_bytes), 64, 1 << 30, "256k",
+	 "input values larger than this are dead-lettered as oversized"},
+	{"state.max.specimens", P_INT, OFF(state_max_specimens), 0, BIG,
+	 "10000000", "specimens held at most; the least recently updated is evicted (0 = no cap)"},
+	{"state.max.bytes", P_BYTES, OFF(state_max_bytes), 0, BIG, "4G",
+	 "bytes of join state held at most, as accounted; oldest evicted first (0 = no cap)"},
+	{"state.ttl.ms", P_MS, OFF(state_ttl_ms), 0, BIG, "7d",
+	 "a specimen with no event newer than this (event time) expires (0 = never)"},
+	{"state.expected.specimens", P_INT, OFF(state_expected_specimens), 1,
+	 1LL << 34, "65536", "pre-sizes the state table"},
+	{"fanout.threshold", P_INT, OFF(fanout_threshold), 0, 1000000, "0",
+	 "FANOUT fires above this many distinct recipients; 0 = the specimen's contact count, or 2 with none"},
+	{"alert.max.evidence", P_INT, OFF(alert_max_evidence), 1, 100000, "100",
+	 "evidence entries listed per alert; the rest are counted in evidence_omitted"},
+	{"commit.interval.ms", P_MS, OFF(commit_interval_ms), 10, BIG, "1s",
+	 "how often delivered progress is committed"},
+	{"stats.interval.ms", P_MS, OFF(stats_interval_ms), 0, BIG, "30s",
+	 "how often a stats line is logged (0 = only at exit)"},
+	{"shutdown.timeout.ms", P_MS, OFF(shutdown_timeout_ms), 0, BIG, "30s",
+	 "how long shutdown waits for alerts in flight to be acknowledged"},
+	{"mock.partitions", P_INT, OFF(mock_partitions), 1, 1024, "4",
+	 "partitions per topic of the embedded mock cluster (used when no brokers are configured)"},
+	{"restore", P_BOOL, OFF(restore), 0, 1, "true",
+	 "rebuild the join state after a restart by re-reading input from the oldest offset still needed"},
+	{"alerts.stdout", P_BOOL, OFF(alerts_stdout), 0, 1, "false",
+	 "also print every alert as a JSON line on stdout"},
+	{"log.level", P_STR, OFF(log_level), 0, 0, "info",
+	 "debug, info, warn or error"},
+};
+
+#define NPROPS (sizeof props / sizeof props[0])
+
+static const prop *find_prop(const char *name)
+{
+	for (size_t i = 0; i < NPROPS; i++)
+		if (strcmp(props[i].name, name) == 0)
+			return &props[i];
+	return NULL;
+}
+
+static int parse_num(const char *v, int type, int64_t *out)
+{
+	char *end;
+	double mult = 1;
+	double d;
+	errno = 0;
+	d = strtod(v, &end);
+	if (end == v || errno)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (type == P_BYTES) {
+		switch (tolower((unsigned char)*end)) {
+		case 'k':
+			mult = 1024.0;
+			end++;
+			break;
+		case 'm':
+			mult = 1024.0 * 1024;
+			end++;
+			break;
+		case 'g':
+			mult = 1024.0 * 1024 * 1024;
+			end++;
+			break;
+		}
+		if (tolower((unsigned char)*end) == 'b')
+			end++;
+	} else if (type == P_MS) {
+		if (strncmp(end, "ms", 2) == 0) {
+			end += 2;
+		} else if (*end == 's') {
+			mult = 1000;
+			end++;
+		} else if (*end == 'm') {
+			mult = 60000;
+			end++;
+		} else if (*end == 'h') {
+			mult = 3600000;
+			end++;
+		} else if (*end == 'd') {
+			mult = 86400000;
+			end++;
+		}
+	}
+	if (*end)
+		return -1;
+	d *= mult;
+	if (d < -9.2e18 || d > 9.2e18)
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
+static int parse_bool(const char *v, int64_t *out)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) {
+		*out = 0;
+		return 0;
+	}
+	return -1;
+}
+
+static int set_prop(lw_config *c, const prop *p, const char *value,
+		    char *errstr, size_t errstr_size)
+{
+	char *base = (char *)c;
+	int64_t v;
+	if (p->type == P_STR) {
+		char **slot = (char **)(base + p->off);
+		free(*slot);
+		*slot = lw_xstrdup(value);
+		return 0;
+	}
+	if ((p->type == P_BOOL ? parse_bool(value, &v)
+			       : parse_num(value, p->type, &v)) ||
+	    v < p->min || v > p->max) {
+		snprintf(errstr, errstr_size,
+			 "%s: invalid value \"%s\" (expected %s in [%lld, %lld])",
+			 p->name, value,
+			 p->type == P_BOOL    ? "true/false"
+			 : p->type == P_BYTES ? "a size like 256k"
+			 : p->type == P_MS    ? "a duration like 500ms, 30s, 7d"
+					      : "an integer",
+			 (long long)p->min, (long long)p->max);
+		return -1;
+	}
+	*(int64_t *)(base + p->off) = v;
+	return 0;
+}
+
+void lw_config_init(lw_config *c)
+{
+	char err[256];
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < NPROPS; i++)
+		if (set_prop(c, &props[i], props[i].def, err, sizeof err))
+			abort(); /* a bad default is a bug in the table */
+}
+
+void lw_config_free(lw_config *c)
+{
+	for (size_t i = 0; i < NPROPS; i++)
+		if (props[i].type == P_STR)
+			free(*(char **)((char *)c + props[i].off));
+	for (int i = 0; i < c->rk_n; i++) {
+		free(c->rk_keys[i]);
+		free(c->rk_vals[i]);
+	}
+	free(c->rk_keys);
+	free(c->rk_vals);
+	memset(c, 0, sizeof *c);
+}
+
+int lw_config_set(lw_config *c, const char *key, const char *value,
+		  char *errstr, size_t errstr_size)
+{
+	const prop *p = find_prop(key);
+	if (p)
+		return set_prop(c, p, value, errstr, errstr_size);
+	for (int i = 0; i < c->rk_n; i++)
+		if (strcmp(c->rk_keys[i], key) == 0) {
+			free(c->rk_vals[i]);
+			c->rk_vals[i] = lw_xstrdup(value);
+			return 0;
+		}
+	c->rk_keys = lw_xrealloc(c->rk_keys, (size_t)(c->rk_n + 1) * sizeof(char *));
+	c->rk_vals = lw_xrealloc(c->rk_vals, (size_t)(c->rk_n + 1) * sizeof(char *));
+	c->rk_keys[c->rk_n] = lw_xstrdup(key);
+	c->rk_vals[c->rk_n] = lw_xstrdup(value);
+	c->rk_n++;
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int lw_config_set_kv(lw_config *c, const char *kv, char *errstr,
+		     size_t errstr_size)
+{
+	char *copy = lw_xstrdup(kv), *eq = strchr(copy, '=');
+	int rc;
+	if (!eq) {
+		snprintf(errstr, errstr_size, "expected key=value, got \"%s\"",
+			 kv);
+		free(copy);
+		return -1;
+	}
+	*eq = '\0';
+	rc = lw_config_set(c, trim(copy), trim(eq + 1), errstr, errstr_size);
+	free(copy);
+	return rc;
+}
+
+int lw_config_load_file(lw_config *c, const char *path, char *errstr,
+			size_t errstr_size)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int lineno = 0;
+	if (!f) {
+		snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f)) {
+		char *s = trim(line);
+		char err[256];
+		lineno++;
+		if (!*s || *s == '#')
+			continue;
+		if (lw_config_set_kv(c, s, err, sizeof err)) {
+			snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno,
+				 err);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+const char *lw_config_rk_get(const lw_config *c, const char *side,
+			     const char *key)
+{
+	const char *found = NULL;
+	size_t sl = strlen(side);
+	for (int i = 0; i < c->rk_n; i++) {
+		const char *k = c->rk_keys[i];
+		if (strcmp(k, key) == 0)
+			found = c->rk_vals[i];
+		else if (strncmp(k, side, sl) == 0 && k[sl] == '.' &&
+			 strcmp(k + sl + 1, key) == 0)
+			return c->rk_vals[i];
+	}
+	return found;
+}
+
+void lw_config_print_help(FILE *out)
+{
+	fprintf(out, "labwatch properties (-X name=value or a config file):\n");
+	for (size_t i = 0; i < NPROPS; i++)
+		fprintf(out, "  %-26s default %-14s %s\n", props[i].name,
+			props[i].def[0] ? props[i].def : "\"\"", props[i].desc);
+	fprintf(out,
+		"Any other name is a librdkafka property, passed to both clients;\n"
+		"prefix it with consumer. or producer. to set it on one only.\n");
+}

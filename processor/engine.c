@@ -1,0 +1,264 @@
+/* engine: the per-message path, shared by the daemon, demo and benchmarks.
+ *
+ * Design: decode into a reused event struct (no allocation), upsert the
+ * specimen, append the event (copying the few strings state keeps), run all
+ * rules on that one specimen and diff the incidents against the record's
+ * "emitted" list. An incident is sent when it is new, when it reaches more
+ * distinct recipients than last sent, or when its severity rises; its
+ * revision is the number of notifications involved, which only grows, so
+ * (alert_id, revision) names one message. Re-delivered events (same event
+ * or notification ID) change nothing and alert nothing.
+ *
+ * Bad input never stops the engine: each reason has a counter, a rate-
+ * limited log line and a dead-letter callback with the original bytes. */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+struct lw_engine {
+	lw_engine_config cfg;
+	lw_engine_callbacks cb;
+	lw_codec *codec;
+	lw_codes *codes;
+	lw_state *state;
+	lw_incident_list inc;
+	lw_alert_builder ab;
+	lw_engine_stats st;
+	lw_ratelimit rl_dlq[LW_DECODE_STATUS_COUNT + 2];
+	lw_ratelimit rl_key;
+	lw_ratelimit rl_drop;
+};
+
+void lw_engine_config_defaults(lw_engine_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->max_message_bytes = 262144;
+	c->max_evidence = 100;
+	c->state.max_specimens = 10000000;
+	c->state.max_bytes = 4ULL << 30;
+	c->state.ttl_ms = 7LL * 24 * 3600 * 1000;
+	c->state.expected_specimens = 1 << 16;
+	c->evict_budget = 4;
+}
+
+const char *lw_engine_dlq_reason(int idx)
+{
+	if (idx == LW_DLQ_OVERSIZED)
+		return "oversized";
+	if (idx == LW_DLQ_MISSING_KEY)
+		return "missing_key";
+	return lw_decode_status_reason((lw_decode_status)idx);
+}
+
+lw_engine *lw_engine_new(const lw_engine_config *cfg, const lw_registry *reg,
+			 const lw_engine_callbacks *cb)
+{
+	lw_engine *e = lw_xcalloc(1, sizeof *e);
+	e->cfg = *cfg;
+	e->cb = *cb;
+	e->codec = lw_codec_new(reg);
+	e->codes = lw_codes_new();
+	e->state = lw_state_new(&cfg->state);
+	lw_incident_list_init(&e->inc);
+	lw_alert_builder_init(&e->ab, cfg->max_evidence);
+	e->st.stream_time_ms = INT64_MIN;
+	return e;
+}
+
+void lw_engine_destroy(lw_engine *e)
+{
+	if (!e)
+		return;
+	lw_state_destroy(e->state);
+	lw_codes_destroy(e->codes);
+	lw_codec_destroy(e->codec);
+	lw_incident_list_free(&e->inc);
+	lw_alert_builder_free(&e->ab);
+	free(e);
+}
+
+static void deadletter(lw_engine *e, const lw_msg *m, int idx,
+		       const char *detail, int32_t schema_id, int processed)
+{
+	e->st.deadletter[idx]++;
+	e->st.deadletter_total++;
+	lw_log_limited(&e->rl_dlq[idx], LW_LOG_WARN,
+		       "deadletter: %s at %s/%d@%lld: %s", lw_engine_dlq_reason(idx),
+		       m->topic_name, (int)m->partition, (long long)m->offset,
+		       detail);
+	e->cb.deadletter(e->cb.opaque, m, lw_engine_dlq_reason(idx), detail,
+			 schema_id, processed);
+}
+
+/* Were all of the specimen's events read before a restart, with every alert
+ * they caused delivered? Then whatever incident they form now was already
+ * sent (or was masked by events still to come, which will mask it again),
+ * so it is recorded but not sent twice. Checking every event of the
+ * specimen, not only the incident's, makes this independent of the order
+ * in which a replay meets them. */
+static int all_replayed(lw_engine *e, const lw_specimen *s)
+{
+	if (!e->cb.replayed)
+		return 0;
+	for (uint32_t i = 0; i < s->nresults; i++)
+		if (!e->cb.replayed(e->cb.opaque, LW_TOPIC_RESULTS,
+				    s->results[i].partition,
+				    s->results[i].offset))
+			return 0;
+	for (uint32_t i = 0; i < s->nnotifs; i++)
+		if (!e->cb.replayed(e->cb.opaque, LW_TOPIC_NOTIFICATIONS,
+				    s->notifs[i].partition,
+				    s->notifs[i].offset))
+			return 0;
+	return 1;
+}
+
+static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause)
+{
+	lw_rules_evaluate(s, e->codes, &e->cfg.rules, &e->inc);
+	for (size_t i = 0; i < e->inc.n; i++) {
+		const lw_incident *inc = &e->inc.v[i];
+		lw_emitted *prev;
+		lw_alert a;
+		size_t before;
+		lw_alert_build(&e->ab, s, inc, &e->inc, e->codes, lw_now_ms(),
+			       &a);
+		prev = lw_specimen_find_emitted(s, a.key);
+		if (prev && inc->recipients <= prev->revision &&
+		    inc->severity >= prev->severity)
+			continue;
+		before = lw_specimen_bytes(s);
+		lw_specimen_set_emitted(s, a.key, inc->recipients,
+					(uint8_t)inc->severity);
+		lw_state_touched(e->state, s, before);
+		if (all_replayed(e, s)) {
+			e->st.alerts_suppressed_replay++;
+			continue;
+		}
+		e->st.alerts[inc->rule]++;
+		e->st.alerts_total++;
+		e->cb.alert(e->cb.opaque, &a, cause);
+	}
+}
+
+static int key_check(lw_engine *e, const lw_msg *m, lw_str sid)
+{
+	if (!m->key)
+		return 0;
+	if (m->key_len != sid.len || memcmp(m->key, sid.p, sid.len) != 0) {
+		e->st.key_mismatch++;
+		lw_log_limited(&e->rl_key, LW_LOG_WARN,
+			       "key mismatch at %s/%d@%lld: message key is not the value's specimen_id %.*s; processed under the value's (co-partitioning is broken for this producer)",
+			       m->topic_name, (int)m->partition,
+			       (long long)m->offset, (int)sid.len, sid.p);
+	}
+	return 1;
+}
+
+static void note_time(lw_engine *e, int64_t t)
+{
+	if (t > e->st.stream_time_ms)
+		e->st.stream_time_ms = t;
+}
+
+void lw_engine_process(lw_engine *e, const lw_msg *m)
+{
+	char detail[256];
+	int32_t sid_schema = -1;
+	lw_decode_status ds;
+	lw_specimen *s;
+	lw_str sid;
+	int created, added;
+	size_t before;
+	union {
+		lw_result_event r;
+		lw_notification_event n;
+	} ev;
+
+	e->st.consumed[m->topic]++;
+	if (m->value && m->value_len > e->cfg.max_message_bytes) {
+		snprintf(detail, sizeof detail, "value is %zu bytes, limit %zu",
+			 m->value_len, e->cfg.max_message_bytes);
+		deadletter(e, m, LW_DLQ_OVERSIZED, detail, -1, 0);
+		return;
+	}
+	if (m->topic == LW_TOPIC_RESULTS)
+		ds = lw_codec_decode_result(e->codec, m->value, m->value_len,
+					    &ev.r, &sid_schema, detail,
+					    sizeof detail);
+	else
+		ds = lw_codec_decode_notification(e->codec, m->value,
+						  m->value_len, &ev.n,
+						  &sid_schema, detail,
+						  sizeof detail);
+	if (ds != LW_DECODE_OK) {
+		deadletter(e, m, ds, detail, sid_schema, 0);
+		return;
+	}
+	sid = m->topic == LW_TOPIC_RESULTS ? ev.r.specimen_id
+					   : ev.n.specimen_id;
+	if (!key_check(e, m, sid)) {
+		snprintf(detail, sizeof detail,
+			 "message has no key; processed under specimen_id %.*s",
+			 (int)sid.len, sid.p);
+		deadletter(e, m, LW_DLQ_MISSING_KEY, detail, sid_schema, 1);
+	}
+	s = lw_state_upsert(e->state, sid.p, sid.len, &created);
+	before = lw_specimen_bytes(s);
+	if (m->topic == LW_TOPIC_RESULTS) {
+		uint16_t code = lw_codes_intern(e->codes, ev.r.result_code.p,
+						ev.r.result_code.len);
+		added = lw_specimen_add_result(s, &ev.r, code, m->partition,
+					       m->offset);
+		note_time(e, ev.r.recorded_at);
+	} else {
+		uint16_t code = lw_codes_intern(e->codes, ev.n.result_code.p,
+						ev.n.result_code.len);
+		added = lw_specimen_add_notification(s, &ev.n, code,
+						     m->partition, m->offset);
+		note_time(e, ev.n.sent_at);
+	}
+	lw_state_touched(e->state, s, before);
+	if (added == 0) {
+		e->st.duplicates++;
+	} else if (added < 0) {
+		e->st.dropped_events++;
+		lw_log_limited(&e->rl_drop, LW_LOG_WARN,
+			       "specimen %s: more events than the per-specimen cap; event at %s/%d@%lld not kept",
+			       s->id, m->topic_name, (int)m->partition,
+			       (long long)m->offset);
+	} else {
+		e->st.applied[m->topic]++;
+		evaluate(e, s, m);
+	}
+	lw_state_evict(e->state, e->st.stream_time_ms, e->cfg.evict_budget);
+}
+
+void lw_engine_housekeeping(lw_engine *e, size_t budget)
+{
+	lw_state_evict(e->state, e->st.stream_time_ms, budget);
+}
+
+void lw_engine_get_stats(const lw_engine *e, lw_engine_stats *out)
+{
+	*out = e->st;
+}
+
+lw_state *lw_engine_state(lw_engine *e)
+{
+	return e->state;
+}
+
+const lw_codec *lw_engine_codec(const lw_engine *e)
+{
+	return e->codec;
+}
+
+void lw_engine_reset_state(lw_engine *e)
+{
+	lw_state_clear(e->state);
+}

@@ -1,0 +1,364 @@
+/* rules: the rule functions described in rules.h.
+ *
+ * Design: lw_rules_evaluate() computes ref(N) for every notification once,
+ * then runs each rule over the record. A rule that groups notifications by
+ * facts (RESULT_MISMATCH, STALE_VERSION) first finds the distinct fact
+ * tuples, then collects members per tuple, so members of one incident are
+ * contiguous in the output. Cost is O(notifications x incidents) plus a sort
+ * per incident for distinct recipients; records are small (specimen.h caps
+ * them). Nothing here allocates except growing the caller's reused list. */
+#include "rules.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "xmalloc.h"
+
+#define REF_NONE (-1)
+#define REF_WAIT (-2)
+
+static const char *const rule_names[] = {
+	"RESULT_MISMATCH", "STALE_VERSION", "WRONG_RECIPIENT", "FANOUT",
+	"RECORD_MISMATCH"};
+static const char *const severity_names[] = {"CRITICAL", "HIGH", "WARNING",
+					     "INFO"};
+
+const char *lw_rule_name(int rule)
+{
+	return (unsigned)rule < LW_RULE_COUNT ? rule_names[rule] : "UNKNOWN";
+}
+
+const char *lw_severity_name(int severity)
+{
+	return (unsigned)severity < 4 ? severity_names[severity] : "INFO";
+}
+
+void lw_incident_list_init(lw_incident_list *l)
+{
+	memset(l, 0, sizeof *l);
+}
+
+void lw_incident_list_free(lw_incident_list *l)
+{
+	free(l->v);
+	free(l->members);
+	free(l->scratch);
+	free(l->refs);
+	memset(l, 0, sizeof *l);
+}
+
+static int is_final(const lw_result_rec *r)
+{
+	return r->status == LW_STATUS_FINAL || r->status == LW_STATUS_CORRECTED;
+}
+
+/* Is a newer than b (version, then recorded_at, then offset)? */
+static int newer(const lw_result_rec *a, const lw_result_rec *b)
+{
+	if (a->version != b->version)
+		return a->version > b->version;
+	if (a->recorded_at != b->recorded_at)
+		return a->recorded_at > b->recorded_at;
+	return a->offset > b->offset;
+}
+
+int32_t lw_rules_reference(const lw_specimen *s, uint32_t i)
+{
+	const lw_notif_rec *n = &s->notifs[i];
+	int32_t best = REF_NONE, lowest = REF_NONE, maxv = INT32_MIN;
+	for (uint32_t r = 0; r < s->nresults; r++) {
+		const lw_result_rec *rr = &s->results[r];
+		if (rr->version > maxv)
+			maxv = rr->version;
+		if (!is_final(rr))
+			continue;
+		if (rr->recorded_at <= n->sent_at &&
+		    (best < 0 || newer(rr, &s->results[best])))
+			best = (int32_t)r;
+		if (lowest < 0 || newer(&s->results[lowest], rr))
+			lowest = (int32_t)r;
+	}
+	if (n->stated_version != LW_NO_VERSION &&
+	    (s->nresults == 0 || n->stated_version > maxv))
+		return REF_WAIT;
+	return best >= 0 ? best : lowest;
+}
+
+/* Content rules stay silent once the newest result withdraws the record. */
+static int withdrawn(const lw_specimen *s)
+{
+	const lw_result_rec *latest = NULL;
+	for (uint32_t r = 0; r < s->nresults; r++)
+		if (!latest || newer(&s->results[r], latest))
+			latest = &s->results[r];
+	return latest && (latest->status == LW_STATUS_CANCELLED ||
+			  latest->status == LW_STATUS_ENTERED_IN_ERROR);
+}
+
+static lw_incident *new_incident(lw_incident_list *l, int rule, int severity)
+{
+	lw_incident *inc;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->v = lw_xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	inc = &l->v[l->n++];
+	memset(inc, 0, sizeof *inc);
+	inc->rule = rule;
+	inc->severity = severity;
+	inc->ref = REF_NONE;
+	inc->stated_code = LW_CODE_NULL;
+	inc->stated_version = LW_NO_VERSION;
+	inc->first_member = (uint32_t)l->nmembers;
+	return inc;
+}
+
+static void add_member(lw_incident_list *l, lw_incident *inc,
+		       const lw_specimen *s, uint32_t i)
+{
+	if (l->nmembers == l->mcap) {
+		l->mcap = l->mcap ? l->mcap * 2 : 64;
+		l->members = lw_xrealloc(l->members,
+					 l->mcap * sizeof *l->members);
+	}
+	l->members[l->nmembers++] = i;
+	inc->nmembers++;
+	if (s->notifs[i].sent_at > inc->event_time)
+		inc->event_time = s->notifs[i].sent_at;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Distinct recipients among the incident's members; also folds the ref
+ * result into event_time. */
+static void finish(lw_incident_list *l, lw_incident *inc, const lw_specimen *s)
+{
+	uint32_t d = 0;
+	if (inc->nmembers > l->scap) {
+		l->scap = inc->nmembers + 64;
+		l->scratch = lw_xrealloc(l->scratch,
+					 l->scap * sizeof *l->scratch);
+	}
+	for (uint32_t k = 0; k < inc->nmembers; k++)
+		l->scratch[k] =
+			s->notifs[l->members[inc->first_member + k]].recipient;
+	qsort(l->scratch, inc->nmembers, sizeof *l->scratch, cmp_u64);
+	for (uint32_t k = 0; k < inc->nmembers; k++)
+		if (k == 0 || l->scratch[k] != l->scratch[k - 1])
+			d++;
+	inc->recipients = d;
+	if (inc->ref >= 0 &&
+	    s->results[inc->ref].recorded_at > inc->event_time)
+		inc->event_time = s->results[inc->ref].recorded_at;
+}
+
+/* Notifications with a content verdict: a usable ref and not waiting. */
+static int judged(const lw_incident_list *l, uint32_t i)
+{
+	return l->refs[i] >= 0;
+}
+
+static void rule_result_mismatch(const lw_specimen *s, const lw_codes *codes,
+				 lw_incident_list *l)
+{
+	size_t first = l->n;
+	for (uint32_t i = 0; i < s->nnotifs; i++) {
+		const lw_notif_rec *n = &s->notifs[i];
+		const lw_result_rec *ref;
+		int found = 0;
+		if (!judged(l, i) || n->stated_code == LW_CODE_NULL ||
+		    n->stated_code == LW_CODE_OVERFLOW)
+			continue;
+		ref = &s->results[l->refs[i]];
+		if (ref->code == n->stated_code || ref->code == LW_CODE_OVERFLOW)
+			continue;
+		for (size_t k = first; k < l->n && !found; k++) {
+			const lw_incident *inc = &l->v[k];
+			found = s->results[inc->ref].version == ref->version &&
+				s->results[inc->ref].code == ref->code &&
+				inc->stated_code == n->stated_code;
+		}
+		if (!found) {
+			lw_incident *inc = new_incident(
+				l, LW_RULE_RESULT_MISMATCH,
+				lw_codes_polarity(codes, ref->code) > 0 &&
+						lw_codes_polarity(
+							codes, n->stated_code) < 0
+					? LW_SEV_CRITICAL
+					: LW_SEV_HIGH);
+			inc->ref = l->refs[i];
+			inc->stated_code = n->stated_code;
+		}
+	}
+	for (size_t k = first; k < l->n; k++) {
+		lw_incident *inc = &l->v[k];
+		const lw_result_rec *ref = &s->results[inc->ref];
+		inc->first_member = (uint32_t)l->nmembers;
+		for (uint32_t i = 0; i < s->nnotifs; i++)
+			if (judged(l, i) &&
+			    s->notifs[i].stated_code == inc->stated_code &&
+			    s->results[l->refs[i]].version == ref->version &&
+			    s->results[l->refs[i]].code == ref->code)
+				add_member(l, inc, s, i);
+		finish(l, inc, s);
+	}
+}
+
+static void rule_stale_version(const lw_specimen *s, lw_incident_list *l)
+{
+	size_t first = l->n;
+	for (uint32_t i = 0; i < s->nnotifs; i++) {
+		const lw_notif_rec *n = &s->notifs[i];
+		int found = 0;
+		int32_t refv;
+		if (!judged(l, i) || n->stated_version == LW_NO_VERSION)
+			continue;
+		refv = s->results[l->refs[i]].version;
+		if (n->stated_version >= refv)
+			continue;
+		for (size_t k = first; k < l->n && !found; k++)
+			found = s->results[l->v[k].ref].version == refv &&
+				l->v[k].stated_version == n->stated_version;
+		if (!found) {
+			lw_incident *inc = new_incident(
+				l, LW_RULE_STALE_VERSION, LW_SEV_HIGH);
+			inc->ref = l->refs[i];
+			inc->stated_version = n->stated_version;
+		}
+	}
+	for (size_t k = first; k < l->n; k++) {
+		lw_incident *inc = &l->v[k];
+		int32_t refv = s->results[inc->ref].version;
+		inc->first_member = (uint32_t)l->nmembers;
+		for (uint32_t i = 0; i < s->nnotifs; i++)
+			if (judged(l, i) &&
+			    s->notifs[i].stated_version == inc->stated_version &&
+			    s->results[l->refs[i]].version == refv)
+				add_member(l, inc, s, i);
+		finish(l, inc, s);
+	}
+}
+
+/* The newest result, for incidents that are not about one version. */
+static int32_t latest_result(const lw_specimen *s)
+{
+	int32_t best = REF_NONE;
+	for (uint32_t r = 0; r < s->nresults; r++)
+		if (best < 0 || newer(&s->results[r], &s->results[best]))
+			best = (int32_t)r;
+	return best;
+}
+
+static void rule_wrong_recipient(const lw_specimen *s, lw_incident_list *l)
+{
+	lw_incident *inc = NULL;
+	if (s->ncontacts == 0)
+		return;
+	for (uint32_t i = 0; i < s->nnotifs; i++) {
+		const lw_notif_rec *n = &s->notifs[i];
+		if (lw_specimen_has_contact(s, n->recipient))
+			continue;
+		if (!inc) {
+			inc = new_incident(l, LW_RULE_WRONG_RECIPIENT,
+					   LW_SEV_HIGH);
+			inc->ref = latest_result(s);
+		}
+		if (n->stated_code != LW_CODE_NULL)
+			inc->severity = LW_SEV_CRITICAL;
+		add_member(l, inc, s, i);
+	}
+	if (inc)
+		finish(l, inc, s);
+}
+
+static void rule_fanout(const lw_specimen *s, const lw_rules_config *cfg,
+			lw_incident_list *l)
+{
+	uint32_t threshold;
+	lw_incident *inc;
+	if (s->nresults == 0 || s->nnotifs == 0)
+		return;
+	threshold = cfg->fanout_threshold ? cfg->fanout_threshold
+		    : s->ncontacts	  ? s->ncontacts
+					  : 2;
+	if (s->nnotifs <= threshold)
+		return; /* cannot have more distinct recipients */
+	inc = new_incident(l, LW_RULE_FANOUT, LW_SEV_CRITICAL);
+	inc->ref = latest_result(s);
+	for (uint32_t i = 0; i < s->nnotifs; i++)
+		add_member(l, inc, s, i);
+	finish(l, inc, s);
+	if (inc->recipients <= threshold) {
+		l->nmembers -= inc->nmembers;
+		l->n--;
+	}
+}
+
+static void rule_record_mismatch(const lw_specimen *s, lw_incident_list *l)
+{
+	lw_incident *inc = NULL;
+	for (uint32_t i = 0; i < s->nnotifs; i++) {
+		if (!s->notifs[i].intended)
+			continue;
+		if (!inc) {
+			inc = new_incident(l, LW_RULE_RECORD_MISMATCH,
+					   LW_SEV_CRITICAL);
+			inc->ref = latest_result(s);
+		}
+		add_member(l, inc, s, i);
+	}
+	if (inc)
+		finish(l, inc, s);
+}
+
+void lw_rules_evaluate(const lw_specimen *s, const lw_codes *codes,
+		       const lw_rules_config *cfg, lw_incident_list *l)
+{
+	int content = !withdrawn(s);
+	l->n = 0;
+	l->nmembers = 0;
+	if (s->nnotifs > l->rcap) {
+		l->rcap = s->nnotifs + 16;
+		l->refs = lw_xrealloc(l->refs, l->rcap * sizeof *l->refs);
+	}
+	for (uint32_t i = 0; i < s->nnotifs; i++)
+		l->refs[i] = content ? lw_rules_reference(s, i) : REF_NONE;
+	rule_result_mismatch(s, codes, l);
+	rule_stale_version(s, l);
+	rule_wrong_recipient(s, l);
+	rule_fanout(s, cfg, l);
+	rule_record_mismatch(s, l);
+}
+
+void lw_incident_alert_id(const lw_specimen *s, const lw_incident *inc,
+			  const lw_codes *codes, char out[33], uint64_t *key)
+{
+	lw_hasher h;
+	lw_hasher_init(&h, 0x6c6162776174ULL);
+	lw_hasher_add_str(&h, lw_rule_name(inc->rule));
+	lw_hasher_add_str(&h, s->id);
+	switch (inc->rule) {
+	case LW_RULE_RESULT_MISMATCH:
+		lw_hasher_add_i64(&h, s->results[inc->ref].version);
+		lw_hasher_add_str(&h,
+				  lw_codes_name(codes, s->results[inc->ref].code));
+		lw_hasher_add_str(&h, lw_codes_name(codes, inc->stated_code));
+		break;
+	case LW_RULE_STALE_VERSION:
+		lw_hasher_add_i64(&h, s->results[inc->ref].version);
+		lw_hasher_add_i64(&h, inc->stated_version);
+		break;
+	default:
+		break; /* one incident per specimen */
+	}
+	lw_hasher_hex128(&h, out);
+	*key = 0;
+	for (int i = 16; i < 32; i++)
+		*key = (*key << 4) |
+		       (uint64_t)(out[i] <= '9' ? out[i] - '0' : out[i] - 'a' + 10);
+}

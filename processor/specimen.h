@@ -1,0 +1,99 @@
+/* specimen: what labwatch remembers about one specimen ID.
+ *
+ * A specimen record holds every result version and every notification seen
+ * for the specimen (deduplicated by event ID), the union of its contact
+ * keys as 64-bit hashes, and the incidents already alerted. Rules (rules.h)
+ * are pure functions of this record. Strings are owned by the record and
+ * freed by lw_specimen_clear(). Recipient and contact keys are kept only as
+ * hashes: enough to compare, and nothing to leak.
+ *
+ * Bounds: at most LW_SPECIMEN_MAX_NOTIFS notifications and
+ * LW_SPECIMEN_MAX_RESULTS results are kept per specimen; more are counted in
+ * dropped_events (a specimen mailed to 10,000 people has long since
+ * alerted). */
+#ifndef LW_SPECIMEN_H
+#define LW_SPECIMEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+#define LW_NO_VERSION INT32_MIN
+#define LW_SPECIMEN_MAX_NOTIFS 4096
+#define LW_SPECIMEN_MAX_RESULTS 64
+#define LW_SPECIMEN_MAX_CONTACTS 256
+
+typedef struct lw_result_rec {
+	char *event_id;
+	int64_t recorded_at;
+	int64_t offset;
+	int32_t partition;
+	int32_t version;
+	uint16_t code; /* lw_codes ID */
+	uint8_t status;
+	uint8_t retest_pending;
+} lw_result_rec;
+
+typedef struct lw_notif_rec {
+	char *notification_id;
+	char *batch_id; /* NULL when null */
+	char *intended; /* NULL unless it names another specimen */
+	uint64_t recipient; /* hash of recipient_key */
+	int64_t sent_at;
+	int64_t offset;
+	int32_t partition;
+	int32_t stated_version; /* LW_NO_VERSION when null */
+	uint16_t stated_code;	/* LW_CODE_NULL when null */
+	uint8_t channel;
+} lw_notif_rec;
+
+/* An incident already alerted: the low 64 bits of its alert ID, and the
+ * revision and severity last sent. */
+typedef struct lw_emitted {
+	uint64_t key;
+	uint32_t revision;
+	uint8_t severity;
+} lw_emitted;
+
+typedef struct lw_specimen {
+	char *id;
+	char *patient_key; /* NULL until a result arrives */
+	lw_result_rec *results;
+	lw_notif_rec *notifs;
+	uint64_t *contacts;
+	lw_emitted *emitted;
+	uint32_t nresults, nnotifs, ncontacts, nemitted;
+	uint32_t dropped_events;
+	uint32_t bytes; /* heap bytes owned, kept up to date by the adders */
+	int64_t last_event_ms; /* newest event time seen */
+} lw_specimen;
+
+/* Hash used for recipient and contact keys (stable, see hash.h). */
+uint64_t lw_specimen_key_hash(const char *p, size_t n);
+
+/* Adds a result version. Returns 1 if added, 0 if its event_id was already
+ * present (a redelivery), -1 if the per-specimen cap dropped it. The code
+ * ID is interned by the caller. */
+int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
+			   uint16_t code, int32_t partition, int64_t offset);
+/* Adds a notification; same returns as above. */
+int lw_specimen_add_notification(lw_specimen *s,
+				 const lw_notification_event *ev,
+				 uint16_t stated_code, int32_t partition,
+				 int64_t offset);
+
+int lw_specimen_has_contact(const lw_specimen *s, uint64_t key);
+lw_emitted *lw_specimen_find_emitted(lw_specimen *s, uint64_t key);
+void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t revision,
+			     uint8_t severity);
+
+/* Sets the record's ID (copied). */
+void lw_specimen_init(lw_specimen *s, const char *id, size_t len);
+/* Heap bytes owned by the record (for the state's memory cap); O(1). */
+size_t lw_specimen_bytes(const lw_specimen *s);
+/* Frees everything the record owns and zeroes it (the struct itself is the
+ * caller's). */
+void lw_specimen_clear(lw_specimen *s);
+
+#endif

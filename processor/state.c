@@ -1,0 +1,237 @@
+/* state: chained hash table + intrusive LRU list of specimen records.
+ *
+ * Design. Each node holds the record, its hash, a bucket-chain link and
+ * LRU links; nodes never move in memory, so records can be handed out by
+ * pointer. The bucket array is pre-sized from expected_specimens and
+ * doubles (one full rehash) when the load passes 1; a rehash bumps the
+ * generation so a sweep in progress restarts (LW_SWEEP_RESET) instead of
+ * missing records. Removal unlinks from chain and list in O(chain).
+ *
+ * Invariants: bytes == sum of record bytes + nodes * sizeof(node) +
+ * buckets * sizeof(pointer); the LRU list holds exactly the live nodes,
+ * least recently updated at the head. */
+#include "state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "xmalloc.h"
+
+#define ID_SEED 0x737065636964ULL
+
+typedef struct node {
+	struct node *hnext;
+	struct node *prev, *next; /* LRU */
+	uint64_t hash;
+	lw_specimen s; /* must stay last-but-one-free: see node_of() */
+} node;
+
+struct lw_state {
+	lw_state_config cfg;
+	node **buckets;
+	size_t nbuckets; /* power of two */
+	node *head, *tail;
+	lw_state_stats st;
+	uint64_t generation;
+	size_t sweep_pos;
+	uint64_t sweep_gen;
+	int sweeping;
+};
+
+static node *node_of(lw_specimen *s)
+{
+	return (node *)((char *)s - offsetof(node, s));
+}
+
+static size_t table_bytes(const lw_state *st)
+{
+	return st->nbuckets * sizeof(node *);
+}
+
+lw_state *lw_state_new(const lw_state_config *cfg)
+{
+	lw_state *st = lw_xcalloc(1, sizeof *st);
+	size_t want = cfg->expected_specimens ? cfg->expected_specimens : 1024;
+	st->cfg = *cfg;
+	st->nbuckets = 64;
+	while (st->nbuckets < want)
+		st->nbuckets *= 2;
+	st->buckets = lw_xcalloc(st->nbuckets, sizeof *st->buckets);
+	st->st.bytes = table_bytes(st);
+	return st;
+}
+
+static void lru_unlink(lw_state *st, node *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		st->head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	else
+		st->tail = n->prev;
+	n->prev = n->next = NULL;
+}
+
+static void lru_append(lw_state *st, node *n)
+{
+	n->prev = st->tail;
+	n->next = NULL;
+	if (st->tail)
+		st->tail->next = n;
+	else
+		st->head = n;
+	st->tail = n;
+}
+
+static void remove_node(lw_state *st, node *n)
+{
+	node **pp = &st->buckets[n->hash & (st->nbuckets - 1)];
+	while (*pp != n)
+		pp = &(*pp)->hnext;
+	*pp = n->hnext;
+	lru_unlink(st, n);
+	st->st.bytes -= lw_specimen_bytes(&n->s) + sizeof *n;
+	st->st.specimens--;
+	lw_specimen_clear(&n->s);
+	free(n);
+}
+
+void lw_state_clear(lw_state *st)
+{
+	while (st->head)
+		remove_node(st, st->head);
+	st->generation++;
+}
+
+void lw_state_destroy(lw_state *st)
+{
+	if (!st)
+		return;
+	lw_state_clear(st);
+	free(st->buckets);
+	free(st);
+}
+
+static void grow(lw_state *st)
+{
+	size_t nb = st->nbuckets * 2;
+	node **b = lw_xcalloc(nb, sizeof *b);
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		node *n = st->buckets[i];
+		while (n) {
+			node *next = n->hnext;
+			size_t j = n->hash & (nb - 1);
+			n->hnext = b[j];
+			b[j] = n;
+			n = next;
+		}
+	}
+	free(st->buckets);
+	st->st.bytes -= table_bytes(st);
+	st->buckets = b;
+	st->nbuckets = nb;
+	st->st.bytes += table_bytes(st);
+	st->generation++;
+}
+
+static node *lookup(lw_state *st, const char *id, size_t len, uint64_t h)
+{
+	for (node *n = st->buckets[h & (st->nbuckets - 1)]; n; n = n->hnext)
+		if (n->hash == h && strlen(n->s.id) == len &&
+		    memcmp(n->s.id, id, len) == 0)
+			return n;
+	return NULL;
+}
+
+lw_specimen *lw_state_find(lw_state *st, const char *id, size_t len)
+{
+	node *n = lookup(st, id, len, lw_hash64(id, len, ID_SEED));
+	return n ? &n->s : NULL;
+}
+
+lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
+			     int *created)
+{
+	uint64_t h = lw_hash64(id, len, ID_SEED);
+	node *n = lookup(st, id, len, h);
+	*created = 0;
+	if (n)
+		return &n->s;
+	if (st->st.specimens >= st->nbuckets)
+		grow(st);
+	n = lw_xcalloc(1, sizeof *n);
+	n->hash = h;
+	lw_specimen_init(&n->s, id, len);
+	n->hnext = st->buckets[h & (st->nbuckets - 1)];
+	st->buckets[h & (st->nbuckets - 1)] = n;
+	lru_append(st, n);
+	st->st.specimens++;
+	st->st.created++;
+	st->st.bytes += lw_specimen_bytes(&n->s) + sizeof *n;
+	*created = 1;
+	return &n->s;
+}
+
+void lw_state_touched(lw_state *st, lw_specimen *s, size_t old_bytes)
+{
+	node *n = node_of(s);
+	st->st.bytes += lw_specimen_bytes(s);
+	st->st.bytes -= old_bytes;
+	if (st->tail != n) {
+		lru_unlink(st, n);
+		lru_append(st, n);
+	}
+}
+
+size_t lw_state_evict(lw_state *st, int64_t stream_time_ms, size_t budget)
+{
+	size_t removed = 0;
+	while (st->head && removed < budget) {
+		node *n = st->head;
+		if (st->cfg.ttl_ms > 0 &&
+		    n->s.last_event_ms < stream_time_ms - st->cfg.ttl_ms) {
+			st->st.expired++;
+		} else if ((st->cfg.max_specimens &&
+			    st->st.specimens > st->cfg.max_specimens) ||
+			   (st->cfg.max_bytes &&
+			    st->st.bytes > st->cfg.max_bytes)) {
+			st->st.evicted++;
+		} else {
+			break;
+		}
+		remove_node(st, n);
+		removed++;
+	}
+	return removed;
+}
+
+int lw_state_sweep_step(lw_state *st, size_t budget, lw_state_visit_fn visit,
+			void *opaque)
+{
+	if (!st->sweeping) {
+		st->sweeping = 1;
+		st->sweep_pos = 0;
+		st->sweep_gen = st->generation;
+	}
+	if (st->sweep_gen != st->generation) {
+		st->sweeping = 0;
+		return LW_SWEEP_RESET;
+	}
+	for (size_t i = 0; i < budget && st->sweep_pos < st->nbuckets; i++) {
+		for (node *n = st->buckets[st->sweep_pos]; n; n = n->hnext)
+			visit(opaque, &n->s);
+		st->sweep_pos++;
+	}
+	if (st->sweep_pos < st->nbuckets)
+		return LW_SWEEP_MORE;
+	st->sweeping = 0;
+	return LW_SWEEP_DONE;
+}
+
+void lw_state_get_stats(const lw_state *st, lw_state_stats *out)
+{
+	*out = st->st;
+}

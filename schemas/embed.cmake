@@ -1,0 +1,10 @@
+# Turns the reader schemas into C strings (see CMakeLists.txt).
+set(out "/* generated from the schemas/ .avsc files by schemas/embed.cmake; do not edit */\n")
+foreach(pair "LabResult;lw_schema_labresult_json" "NotificationSent;lw_schema_notification_json" "MismatchAlert;lw_schema_alert_json")
+  list(GET pair 0 name)
+  list(GET pair 1 sym)
+  file(READ ${SRC}/${name}.avsc hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND out "const char ${sym}[] = {${hex} 0};\n")
+endforeach()
+file(WRITE ${OUT} "${out}")
