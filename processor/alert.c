@@ -57,35 +57,41 @@ static void summarize(lw_alert *a, const lw_incident *inc)
 	switch (inc->rule) {
 	case LW_RULE_RESULT_MISMATCH:
 		snprintf(a->summary, sizeof a->summary,
-			 "specimen %s: recorded %s but %u message(s) to %u recipient(s) stated %s",
+			 "specimen %s: recorded %s but %u message(s) to %u "
+			 "recipient(s) stated %s",
 			 a->specimen_id, rec, inc->nmembers, inc->recipients,
 			 stated);
 		break;
 	case LW_RULE_STALE_VERSION:
 		snprintf(a->summary, sizeof a->summary,
-			 "specimen %s: %u message(s) stated version %d while version %d was recorded",
+			 "specimen %s: %u message(s) stated version %d while "
+			 "version %d was recorded",
 			 a->specimen_id, inc->nmembers, (int)a->stated_version,
 			 (int)a->recorded_version);
 		break;
 	case LW_RULE_WRONG_RECIPIENT:
 		snprintf(a->summary, sizeof a->summary,
-			 "specimen %s: %u message(s) went to %u recipient(s) not among the patient's contacts%s",
+			 "specimen %s: %u message(s) went to %u recipient(s) "
+			 "not among the patient's contacts%s",
 			 a->specimen_id, inc->nmembers, inc->recipients,
 			 a->severity == LW_SEV_CRITICAL ? ", stating the result"
-							 : "");
+							: "");
 		break;
 	case LW_RULE_FANOUT:
 		snprintf(a->summary, sizeof a->summary,
-			 "specimen %s: its record went to %u distinct recipients in %u message(s)%s%s",
+			 "specimen %s: its record went to %u distinct "
+			 "recipients in %u message(s)%s%s",
 			 a->specimen_id, inc->recipients, inc->nmembers,
 			 a->batch_id ? ", batch " : "",
 			 a->batch_id ? a->batch_id : "");
 		break;
 	case LW_RULE_RECORD_MISMATCH:
 		snprintf(a->summary, sizeof a->summary,
-			 "specimen %s: %u message(s) meant for other specimens (e.g. %s) carried this record",
+			 "specimen %s: %u message(s) meant for other specimens "
+			 "(e.g. %s) carried this record",
 			 a->specimen_id, inc->nmembers,
-			 a->intended_specimen_id ? a->intended_specimen_id : "?");
+			 a->intended_specimen_id ? a->intended_specimen_id
+						 : "?");
 		break;
 	default:
 		snprintf(a->summary, sizeof a->summary, "specimen %s",
@@ -121,7 +127,7 @@ void lw_alert_build(lw_alert_builder *b, const lw_specimen *s,
 	}
 	for (uint32_t k = 0; k < inc->nmembers; k++) {
 		const lw_notif_rec *n =
-			&s->notifs[l->members[inc->first_member + k]];
+		    &s->notifs[l->members[inc->first_member + k]];
 		if (!a->batch_id && n->batch_id)
 			a->batch_id = n->batch_id;
 		if (!a->intended_specimen_id && n->intended)
@@ -241,7 +247,8 @@ void lw_alert_encode_json(const lw_alert *a, const char *const topic_names[2],
 			lw_buf_putc(out, ',');
 		lw_buf_put(out, "{\"topic\":", 9);
 		lw_buf_json_str(out, topic_names[e->topic]);
-		lw_buf_printf(out, ",\"partition\":%d,\"offset\":%lld,\"event_id\":",
+		lw_buf_printf(out,
+			      ",\"partition\":%d,\"offset\":%lld,\"event_id\":",
 			      (int)e->partition, (long long)e->offset);
 		lw_buf_json_str(out, e->event_id);
 		lw_buf_putc(out, '}');

@@ -31,11 +31,11 @@ typedef struct lw_alert {
 	int rule;
 	int severity;
 	const char *specimen_id;
-	const char *patient_key;	 /* may be NULL */
-	const char *recorded_code;	 /* may be NULL */
-	int32_t recorded_version;	 /* LW_NO_VERSION = null */
-	const char *stated_code;	 /* may be NULL */
-	int32_t stated_version;		 /* LW_NO_VERSION = null */
+	const char *patient_key;	  /* may be NULL */
+	const char *recorded_code;	  /* may be NULL */
+	int32_t recorded_version;	  /* LW_NO_VERSION = null */
+	const char *stated_code;	  /* may be NULL */
+	int32_t stated_version;		  /* LW_NO_VERSION = null */
 	const char *intended_specimen_id; /* may be NULL */
 	uint32_t recipient_count;
 	const char *batch_id; /* may be NULL */

@@ -107,7 +107,8 @@ static int utf8_len(const unsigned char *p)
 		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
 		    (p[3] & 0xc0) != 0x80)
 			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+		if ((p[0] == 0xf0 && p[1] < 0x90) ||
+		    (p[0] == 0xf4 && p[1] >= 0x90))
 			return 0;
 		return 4;
 	}

@@ -17,7 +17,7 @@ void lw_buf_reserve(lw_buf *b, size_t extra);
 void lw_buf_put(lw_buf *b, const void *p, size_t n);
 void lw_buf_putc(lw_buf *b, int c);
 void lw_buf_printf(lw_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Avro binary primitives. */
 void lw_buf_avro_long(lw_buf *b, int64_t v);

@@ -41,22 +41,23 @@ static int apply_log_level(const lw_config *cfg)
 			lw_log_set_level((lw_log_level)i);
 			return 0;
 		}
-	fprintf(stderr, "labwatch: log.level must be debug, info, warn or error\n");
+	fprintf(stderr,
+		"labwatch: log.level must be debug, info, warn or error\n");
 	return -1;
 }
 
 /* Parses the options shared by run and demo into cfg; returns the index of
  * the first non-option argument, or -1 on error, or -2 for --help. */
 int lw_cli_parse(int argc, char **argv, lw_config *cfg,
-			const struct option *extra, int nextra,
-			int (*on_extra)(int opt, const char *arg, void *),
-			void *opaque)
+		 const struct option *extra, int nextra,
+		 int (*on_extra)(int opt, const char *arg, void *),
+		 void *opaque)
 {
 	struct option longs[16] = {
-		{"brokers", required_argument, NULL, 'b'},
-		{"group", required_argument, NULL, 'g'},
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
+	    {"brokers", required_argument, NULL, 'b'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
 	};
 	char err[512];
 	int nl = 4, c;
@@ -64,7 +65,8 @@ int lw_cli_parse(int argc, char **argv, lw_config *cfg,
 		longs[nl++] = extra[i];
 	memset(&longs[nl], 0, sizeof longs[nl]);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:g:c:X:vqh", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:g:c:X:vqh", longs, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'b':
 			lw_config_set(cfg, "bootstrap.servers", optarg, err,
@@ -86,10 +88,12 @@ int lw_cli_parse(int argc, char **argv, lw_config *cfg,
 			}
 			break;
 		case 'v':
-			lw_config_set(cfg, "log.level", "debug", err, sizeof err);
+			lw_config_set(cfg, "log.level", "debug", err,
+				      sizeof err);
 			break;
 		case 'q':
-			lw_config_set(cfg, "log.level", "warn", err, sizeof err);
+			lw_config_set(cfg, "log.level", "warn", err,
+				      sizeof err);
 			break;
 		case 'h':
 			return -2;
@@ -101,4 +105,3 @@ int lw_cli_parse(int argc, char **argv, lw_config *cfg,
 	}
 	return apply_log_level(cfg) ? -1 : optind;
 }
-

@@ -8,8 +8,8 @@
  * bytes: varints and lengths are bounds-checked against the end of the
  * buffer at every step, strings become views into the buffer, and fields
  * the writer lacks keep the defaults from a template event. The reader
- * field tables mirror schemas/ (the .avsc files); tests/unit/test_codec.c checks that
- * they agree.
+ * field tables mirror schemas/ (the .avsc files); tests/unit/test_codec.c
+ * checks that they agree.
  *
  * Invariants: a plan is immutable once compiled; the decoder never reads
  * past `end`; every error path leaves *out unspecified and returns a status.
@@ -24,8 +24,8 @@
 
 #include "xmalloc.h"
 
-#define MAX_DEPTH 32
-#define MAX_CONTACTS 1024
+#define MAX_DEPTH      32
+#define MAX_CONTACTS   1024
 #define MAX_SKIP_ITEMS (1u << 24)
 
 /* ---- writer nodes ---- */
@@ -77,7 +77,8 @@ static wnode *wnode_build(avro_schema_t s, int depth, char *err, size_t errsz)
 {
 	wnode *w;
 	if (depth > MAX_DEPTH) {
-		snprintf(err, errsz, "schema nested deeper than %d (recursive?)",
+		snprintf(err, errsz,
+			 "schema nested deeper than %d (recursive?)",
 			 MAX_DEPTH);
 		return NULL;
 	}
@@ -125,8 +126,8 @@ static wnode *wnode_build(avro_schema_t s, int depth, char *err, size_t errsz)
 		w->type = avro_typeof(s) == AVRO_ARRAY ? W_ARRAY : W_MAP;
 		w->kids = lw_xcalloc(1, sizeof *w->kids);
 		w->kids[0] = wnode_build(avro_typeof(s) == AVRO_ARRAY
-						 ? avro_schema_array_items(s)
-						 : avro_schema_map_values(s),
+					     ? avro_schema_array_items(s)
+					     : avro_schema_map_values(s),
 					 depth + 1, err, errsz);
 		if (!w->kids[0])
 			goto fail;
@@ -138,10 +139,10 @@ static wnode *wnode_build(avro_schema_t s, int depth, char *err, size_t errsz)
 		w->names = lw_xcalloc((size_t)w->n, sizeof *w->names);
 		for (int i = 0; i < w->n; i++) {
 			w->names[i] =
-				lw_xstrdup(avro_schema_record_field_name(s, i));
+			    lw_xstrdup(avro_schema_record_field_name(s, i));
 			w->kids[i] = wnode_build(
-				avro_schema_record_field_get_by_index(s, i),
-				depth + 1, err, errsz);
+			    avro_schema_record_field_get_by_index(s, i),
+			    depth + 1, err, errsz);
 			if (!w->kids[i])
 				goto fail;
 		}
@@ -194,58 +195,60 @@ typedef struct rfield {
 } rfield;
 
 static const char *const status_symbols[] = {
-	"PRELIMINARY", "FINAL", "CORRECTED", "CANCELLED", "ENTERED_IN_ERROR"};
+    "PRELIMINARY", "FINAL", "CORRECTED", "CANCELLED", "ENTERED_IN_ERROR"};
 static const char *const channel_symbols[] = {
-	"EMAIL", "SMS", "PORTAL", "LETTER", "PHONE", "FAX", "HANDOVER"};
+    "EMAIL", "SMS", "PORTAL", "LETTER", "PHONE", "FAX", "HANDOVER"};
 
-#define RF(ev, fname, kind, req) \
-	{#fname, kind, offsetof(ev, fname), 0, req, NULL, 0, 0}
+#define RF(ev, fname, kind, req)                                      \
+	{                                                             \
+#fname, kind, offsetof(ev, fname), 0, req, NULL, 0, 0 \
+	}
 
 static const rfield result_fields[] = {
-	RF(lw_result_event, event_id, R_STRING, 1),
-	RF(lw_result_event, specimen_id, R_STRING, 1),
-	RF(lw_result_event, patient_key, R_STRING, 1),
-	RF(lw_result_event, test_code, R_STRING, 1),
-	RF(lw_result_event, result_code, R_STRING, 1),
-	{"value", R_OPT_DOUBLE, offsetof(lw_result_event, value),
-	 offsetof(lw_result_event, has_value), 0, NULL, 0, 0},
-	RF(lw_result_event, unit, R_OPT_STRING, 0),
-	{"status", R_ENUM, offsetof(lw_result_event, status), 0, 1,
-	 status_symbols, 5, LW_STATUS_UNKNOWN},
-	RF(lw_result_event, result_version, R_INT, 1),
-	RF(lw_result_event, retest_pending, R_BOOL, 0),
-	RF(lw_result_event, contact_keys, R_STRING_ARRAY, 0),
-	RF(lw_result_event, recorded_at, R_LONG, 1),
-	RF(lw_result_event, source_system, R_STRING, 0),
+    RF(lw_result_event, event_id, R_STRING, 1),
+    RF(lw_result_event, specimen_id, R_STRING, 1),
+    RF(lw_result_event, patient_key, R_STRING, 1),
+    RF(lw_result_event, test_code, R_STRING, 1),
+    RF(lw_result_event, result_code, R_STRING, 1),
+    {"value", R_OPT_DOUBLE, offsetof(lw_result_event, value),
+     offsetof(lw_result_event, has_value), 0, NULL, 0, 0},
+    RF(lw_result_event, unit, R_OPT_STRING, 0),
+    {"status", R_ENUM, offsetof(lw_result_event, status), 0, 1, status_symbols,
+     5, LW_STATUS_UNKNOWN},
+    RF(lw_result_event, result_version, R_INT, 1),
+    RF(lw_result_event, retest_pending, R_BOOL, 0),
+    RF(lw_result_event, contact_keys, R_STRING_ARRAY, 0),
+    RF(lw_result_event, recorded_at, R_LONG, 1),
+    RF(lw_result_event, source_system, R_STRING, 0),
 };
 
 static const rfield notification_fields[] = {
-	RF(lw_notification_event, notification_id, R_STRING, 1),
-	RF(lw_notification_event, specimen_id, R_STRING, 1),
-	RF(lw_notification_event, intended_specimen_id, R_OPT_STRING, 0),
-	RF(lw_notification_event, recipient_key, R_STRING, 1),
-	RF(lw_notification_event, recipient_hint, R_OPT_STRING, 0),
-	{"channel", R_ENUM, offsetof(lw_notification_event, channel), 0, 1,
-	 channel_symbols, 7, LW_CHANNEL_UNKNOWN},
-	RF(lw_notification_event, result_code, R_OPT_STRING, 0),
-	{"result_version", R_OPT_INT,
-	 offsetof(lw_notification_event, result_version),
-	 offsetof(lw_notification_event, has_result_version), 0, NULL, 0, 0},
-	RF(lw_notification_event, batch_id, R_OPT_STRING, 0),
-	RF(lw_notification_event, sent_at, R_LONG, 1),
+    RF(lw_notification_event, notification_id, R_STRING, 1),
+    RF(lw_notification_event, specimen_id, R_STRING, 1),
+    RF(lw_notification_event, intended_specimen_id, R_OPT_STRING, 0),
+    RF(lw_notification_event, recipient_key, R_STRING, 1),
+    RF(lw_notification_event, recipient_hint, R_OPT_STRING, 0),
+    {"channel", R_ENUM, offsetof(lw_notification_event, channel), 0, 1,
+     channel_symbols, 7, LW_CHANNEL_UNKNOWN},
+    RF(lw_notification_event, result_code, R_OPT_STRING, 0),
+    {"result_version", R_OPT_INT,
+     offsetof(lw_notification_event, result_version),
+     offsetof(lw_notification_event, has_result_version), 0, NULL, 0, 0},
+    RF(lw_notification_event, batch_id, R_OPT_STRING, 0),
+    RF(lw_notification_event, sent_at, R_LONG, 1),
 };
 
 #define NRESULT (sizeof result_fields / sizeof result_fields[0])
-#define NNOTIF (sizeof notification_fields / sizeof notification_fields[0])
+#define NNOTIF	(sizeof notification_fields / sizeof notification_fields[0])
 
 /* ---- plans ---- */
 
 typedef struct plan {
 	int32_t id;
-	int kind; /* 0 result, 1 notification */
-	wnode *root;		 /* NULL when incompatible */
-	const rfield **bind;	 /* per writer field: reader field or NULL */
-	char *error;		 /* why incompatible, or NULL */
+	int kind;	     /* 0 result, 1 notification */
+	wnode *root;	     /* NULL when incompatible */
+	const rfield **bind; /* per writer field: reader field or NULL */
+	char *error;	     /* why incompatible, or NULL */
 	union {
 		lw_result_event r;
 		lw_notification_event n;
@@ -299,7 +302,8 @@ static int compatible(const wnode *w, const rfield *r, char *err, size_t errsz)
 		ok = 0;
 	}
 	if (!ok && err)
-		snprintf(err, errsz, "field %s: writer type cannot be read as ours",
+		snprintf(err, errsz,
+			 "field %s: writer type cannot be read as ours",
 			 r->name);
 	return ok;
 }
@@ -334,7 +338,8 @@ static int bind_field(wnode *w, const rfield *r, char *err, size_t errsz)
 		}
 		if (!usable)
 			snprintf(err, errsz,
-				 "field %s: no branch of the writer's union can be read as ours",
+				 "field %s: no branch of the writer's union "
+				 "can be read as ours",
 				 r->name);
 		return usable > 0;
 	}
@@ -473,7 +478,8 @@ static int read_int(cursor *c, int32_t *out)
 static int need(cursor *c, int64_t n)
 {
 	if (n < 0 || n > c->end - c->p)
-		return fail(c, LW_DECODE_MALFORMED, "length beyond end of message");
+		return fail(c, LW_DECODE_MALFORMED,
+			    "length beyond end of message");
 	return 0;
 }
 
@@ -532,7 +538,8 @@ static int read_block_count(cursor *c, int64_t *count)
 		if (read_long(c, &bytes))
 			return -1;
 		if (bytes < 0)
-			return fail(c, LW_DECODE_MALFORMED, "negative block size");
+			return fail(c, LW_DECODE_MALFORMED,
+				    "negative block size");
 	}
 	return 0;
 }
@@ -598,7 +605,8 @@ static int skip(cursor *c, const wnode *w, int depth)
 		if (read_long(c, &v))
 			return -1;
 		if (v < 0 || v >= w->n)
-			return fail(c, LW_DECODE_MALFORMED, "union index out of range");
+			return fail(c, LW_DECODE_MALFORMED,
+				    "union index out of range");
 		return skip(c, w->kids[v], depth + 1);
 	}
 	return fail(c, LW_DECODE_MALFORMED, "unknown writer type");
@@ -614,13 +622,15 @@ static int read_field(lw_codec *co, cursor *c, const wnode *w, const rfield *r,
 		if (read_long(c, &b))
 			return -1;
 		if (b < 0 || b >= w->n)
-			return fail(c, LW_DECODE_MALFORMED, "union index out of range");
+			return fail(c, LW_DECODE_MALFORMED,
+				    "union index out of range");
 		w = w->kids[b];
 		if (w->type == W_NULL) {
 			if (!opt_kind(r->kind)) {
-				snprintf(c->detail, c->detail_size,
-					 "field %s: null where a value is required",
-					 r->name);
+				snprintf(
+				    c->detail, c->detail_size,
+				    "field %s: null where a value is required",
+				    r->name);
 				c->st = LW_DECODE_INCOMPATIBLE;
 				return -1;
 			}
@@ -631,9 +641,10 @@ static int read_field(lw_codec *co, cursor *c, const wnode *w, const rfield *r,
 			return 0;
 		}
 		if (!compatible(w, r, NULL, 0)) {
-			snprintf(c->detail, c->detail_size,
-				 "field %s: union branch cannot be read as ours",
-				 r->name);
+			snprintf(
+			    c->detail, c->detail_size,
+			    "field %s: union branch cannot be read as ours",
+			    r->name);
 			c->st = LW_DECODE_INCOMPATIBLE;
 			return -1;
 		}
@@ -669,7 +680,8 @@ static int read_field(lw_codec *co, cursor *c, const wnode *w, const rfield *r,
 		if (need(c, 1))
 			return -1;
 		if (*c->p > 1)
-			return fail(c, LW_DECODE_MALFORMED, "boolean not 0 or 1");
+			return fail(c, LW_DECODE_MALFORMED,
+				    "boolean not 0 or 1");
 		*(int *)slot = *c->p++;
 		return 0;
 	case R_ENUM: {
@@ -677,7 +689,8 @@ static int read_field(lw_codec *co, cursor *c, const wnode *w, const rfield *r,
 		if (read_int(c, &i))
 			return -1;
 		if (i < 0 || i >= w->n)
-			return fail(c, LW_DECODE_MALFORMED, "enum index out of range");
+			return fail(c, LW_DECODE_MALFORMED,
+				    "enum index out of range");
 		*(int *)slot = w->enum_map[i];
 		if (w->enum_map[i] == r->unknown_symbol)
 			co->unknown_symbols++;
@@ -691,7 +704,8 @@ static int read_field(lw_codec *co, cursor *c, const wnode *w, const rfield *r,
 				return -1;
 			if (cnt == 0)
 				break;
-			if (cnt > MAX_CONTACTS || n + (size_t)cnt > MAX_CONTACTS) {
+			if (cnt > MAX_CONTACTS ||
+			    n + (size_t)cnt > MAX_CONTACTS) {
 				snprintf(c->detail, c->detail_size,
 					 "field %s: more than %d entries",
 					 r->name, MAX_CONTACTS);
@@ -701,8 +715,8 @@ static int read_field(lw_codec *co, cursor *c, const wnode *w, const rfield *r,
 			if (n + (size_t)cnt > co->contacts_cap) {
 				co->contacts_cap = n + (size_t)cnt + 8;
 				co->contacts = lw_xrealloc(
-					co->contacts,
-					co->contacts_cap * sizeof *co->contacts);
+				    co->contacts,
+				    co->contacts_cap * sizeof *co->contacts);
 			}
 			for (int64_t i = 0; i < cnt; i++)
 				if (read_bytes(c, &co->contacts[n++]))
@@ -744,8 +758,8 @@ static lw_decode_status decode(lw_codec *co, int kind, const void *buf,
 	p = plan_get(co, id, kind);
 	if (!p->root) {
 		if (!p->error) {
-			snprintf(detail, detail_size, "schema ID %d not in registry",
-				 (int)id);
+			snprintf(detail, detail_size,
+				 "schema ID %d not in registry", (int)id);
 			return LW_DECODE_UNKNOWN_SCHEMA;
 		}
 		snprintf(detail, detail_size, "schema ID %d: %s", (int)id,
@@ -778,8 +792,8 @@ lw_decode_status lw_codec_decode_result(lw_codec *c, const void *buf,
 					int32_t *schema_id, char *detail,
 					size_t detail_size)
 {
-	lw_decode_status st = decode(c, 0, buf, len, out, schema_id, detail,
-				     detail_size);
+	lw_decode_status st =
+	    decode(c, 0, buf, len, out, schema_id, detail, detail_size);
 	if (st != LW_DECODE_OK)
 		return st;
 	if (out->specimen_id.len == 0) {
@@ -799,8 +813,8 @@ lw_decode_status lw_codec_decode_notification(lw_codec *c, const void *buf,
 					      int32_t *schema_id, char *detail,
 					      size_t detail_size)
 {
-	lw_decode_status st = decode(c, 1, buf, len, out, schema_id, detail,
-				     detail_size);
+	lw_decode_status st =
+	    decode(c, 1, buf, len, out, schema_id, detail, detail_size);
 	if (st != LW_DECODE_OK)
 		return st;
 	if (out->specimen_id.len == 0) {
@@ -842,9 +856,14 @@ uint64_t lw_codec_unknown_symbols(const lw_codec *c)
 const char *lw_decode_status_reason(lw_decode_status s)
 {
 	static const char *const names[] = {
-		"ok",		  "empty_value",       "bad_magic",
-		"unknown_schema", "incompatible_schema", "malformed_avro",
-		"empty_specimen_id", "invalid_field",
+	    "ok",
+	    "empty_value",
+	    "bad_magic",
+	    "unknown_schema",
+	    "incompatible_schema",
+	    "malformed_avro",
+	    "empty_specimen_id",
+	    "invalid_field",
 	};
 	return (unsigned)s < LW_DECODE_STATUS_COUNT ? names[s] : "unknown";
 }

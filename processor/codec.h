@@ -27,13 +27,13 @@
 
 typedef enum lw_decode_status {
 	LW_DECODE_OK = 0,
-	LW_DECODE_EMPTY_VALUE,	    /* null or zero-length value */
-	LW_DECODE_BAD_MAGIC,	    /* shorter than 5 bytes or byte 0 != 0 */
-	LW_DECODE_UNKNOWN_SCHEMA,   /* schema ID not in the registry */
-	LW_DECODE_INCOMPATIBLE,	    /* writer schema cannot be read as ours */
-	LW_DECODE_MALFORMED,	    /* truncated, corrupt or trailing bytes */
-	LW_DECODE_EMPTY_SPECIMEN,   /* specimen_id is "" */
-	LW_DECODE_INVALID_FIELD,    /* another required identifier is empty */
+	LW_DECODE_EMPTY_VALUE,	  /* null or zero-length value */
+	LW_DECODE_BAD_MAGIC,	  /* shorter than 5 bytes or byte 0 != 0 */
+	LW_DECODE_UNKNOWN_SCHEMA, /* schema ID not in the registry */
+	LW_DECODE_INCOMPATIBLE,	  /* writer schema cannot be read as ours */
+	LW_DECODE_MALFORMED,	  /* truncated, corrupt or trailing bytes */
+	LW_DECODE_EMPTY_SPECIMEN, /* specimen_id is "" */
+	LW_DECODE_INVALID_FIELD,  /* another required identifier is empty */
 	LW_DECODE_STATUS_COUNT,
 } lw_decode_status;
 

@@ -16,19 +16,19 @@
 #define MAX_CODE_LEN 63
 
 struct lw_codes {
-	char **names;	     /* by ID; names[0] = "" */
-	signed char *pol;    /* by ID */
-	size_t n, cap;	     /* IDs in use (including 0) */
-	uint16_t *slots;     /* open addressing; 0 = empty */
+	char **names;	  /* by ID; names[0] = "" */
+	signed char *pol; /* by ID */
+	size_t n, cap;	  /* IDs in use (including 0) */
+	uint16_t *slots;  /* open addressing; 0 = empty */
 	size_t nslots;
 	uint64_t overflows;
 };
 
 static const char *const positive[] = {"POS", "POSITIVE", "DETECTED",
 				       "REACTIVE"};
-static const char *const negative[] = {"NEG", "NEGATIVE", "NOT DETECTED",
-				       "NONREACTIVE", "NON-REACTIVE",
-				       "NON REACTIVE", "UNDETECTED"};
+static const char *const negative[] = {
+    "NEG",	    "NEGATIVE",	    "NOT DETECTED", "NONREACTIVE",
+    "NON-REACTIVE", "NON REACTIVE", "UNDETECTED"};
 
 static int polarity_of(const char *s)
 {
@@ -47,8 +47,8 @@ static int normalize(const char *s, size_t n, char *out)
 {
 	size_t i = 0, o = 0;
 	int pending_space = 0;
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
-			 s[i] == '\n'))
+	while (i < n &&
+	       (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
 		i++;
 	for (; i < n; i++) {
 		char ch = s[i];
@@ -103,8 +103,9 @@ static void rehash(lw_codes *c)
 	size_t ns = c->nslots * 2;
 	uint16_t *s = lw_xcalloc(ns, sizeof *s);
 	for (size_t id = 1; id < c->n; id++) {
-		size_t h = (size_t)lw_hash64(c->names[id], strlen(c->names[id]),
-					     0) & (ns - 1);
+		size_t h =
+		    (size_t)lw_hash64(c->names[id], strlen(c->names[id]), 0) &
+		    (ns - 1);
 		while (s[h])
 			h = (h + 1) & (ns - 1);
 		s[h] = (uint16_t)id;

@@ -16,9 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LW_CODE_NULL 0
+#define LW_CODE_NULL	 0
 #define LW_CODE_OVERFLOW 0xffff
-#define LW_CODES_MAX 65000
+#define LW_CODES_MAX	 65000
 
 typedef struct lw_codes lw_codes;
 

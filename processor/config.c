@@ -27,50 +27,58 @@ typedef struct prop {
 } prop;
 
 #define OFF(f) offsetof(lw_config, f)
-#define BIG INT64_MAX
+#define BIG    INT64_MAX
 
 static const prop props[] = {
-	{"topic.results", P_STR, OFF(topic_results), 0, 0, "lab.results",
-	 "input topic of LabResult events"},
-	{"topic.notifications", P_STR, OFF(topic_notifications), 0, 0,
-	 "lab.notifications", "input topic of NotificationSent events"},
-	{"topic.alerts", P_STR, OFF(topic_alerts), 0, 0, "lab.alerts",
-	 "output topic of MismatchAlert records (key = alert_id)"},
-	{"topic.deadletter", P_STR, OFF(topic_deadletter), 0, 0,
-	 "lab.deadletter",
-	 "output topic for input that cannot be processed (original bytes, reason in headers)"},
-	{"group.id", P_STR, OFF(group_id), 0, 0, "labwatch",
-	 "consumer group (also passed to librdkafka)"},
-	{"schema.registry.dir", P_STR, OFF(registry_dir), 0, 0, "",
-	 "directory of <ID>-<name>.avsc writer schemas; empty = the build's schemas/registry if present, else the embedded schemas only"},
-	{"input.max.bytes", P_BYTES, OFF(input_max_bytes), 64, 1 << 30, "256k",
-	 "input values larger than this are dead-lettered as oversized"},
-	{"state.max.specimens", P_INT, OFF(state_max_specimens), 0, BIG,
-	 "10000000", "specimens held at most; the least recently updated is evicted (0 = no cap)"},
-	{"state.max.bytes", P_BYTES, OFF(state_max_bytes), 0, BIG, "4G",
-	 "bytes of join state held at most, as accounted; oldest evicted first (0 = no cap)"},
-	{"state.ttl.ms", P_MS, OFF(state_ttl_ms), 0, BIG, "7d",
-	 "a specimen with no event newer than this (event time) expires (0 = never)"},
-	{"state.expected.specimens", P_INT, OFF(state_expected_specimens), 1,
-	 1LL << 34, "65536", "pre-sizes the state table"},
-	{"fanout.threshold", P_INT, OFF(fanout_threshold), 0, 1000000, "0",
-	 "FANOUT fires above this many distinct recipients; 0 = the specimen's contact count, or 2 with none"},
-	{"alert.max.evidence", P_INT, OFF(alert_max_evidence), 1, 100000, "100",
-	 "evidence entries listed per alert; the rest are counted in evidence_omitted"},
-	{"commit.interval.ms", P_MS, OFF(commit_interval_ms), 10, BIG, "1s",
-	 "how often delivered progress is committed"},
-	{"stats.interval.ms", P_MS, OFF(stats_interval_ms), 0, BIG, "30s",
-	 "how often a stats line is logged (0 = only at exit)"},
-	{"shutdown.timeout.ms", P_MS, OFF(shutdown_timeout_ms), 0, BIG, "30s",
-	 "how long shutdown waits for alerts in flight to be acknowledged"},
-	{"mock.partitions", P_INT, OFF(mock_partitions), 1, 1024, "4",
-	 "partitions per topic of the embedded mock cluster (used when no brokers are configured)"},
-	{"restore", P_BOOL, OFF(restore), 0, 1, "true",
-	 "rebuild the join state after a restart by re-reading input from the oldest offset still needed"},
-	{"alerts.stdout", P_BOOL, OFF(alerts_stdout), 0, 1, "false",
-	 "also print every alert as a JSON line on stdout"},
-	{"log.level", P_STR, OFF(log_level), 0, 0, "info",
-	 "debug, info, warn or error"},
+    {"topic.results", P_STR, OFF(topic_results), 0, 0, "lab.results",
+     "input topic of LabResult events"},
+    {"topic.notifications", P_STR, OFF(topic_notifications), 0, 0,
+     "lab.notifications", "input topic of NotificationSent events"},
+    {"topic.alerts", P_STR, OFF(topic_alerts), 0, 0, "lab.alerts",
+     "output topic of MismatchAlert records (key = alert_id)"},
+    {"topic.deadletter", P_STR, OFF(topic_deadletter), 0, 0, "lab.deadletter",
+     "output topic for input that cannot be processed (original bytes, reason "
+     "in headers)"},
+    {"group.id", P_STR, OFF(group_id), 0, 0, "labwatch",
+     "consumer group (also passed to librdkafka)"},
+    {"schema.registry.dir", P_STR, OFF(registry_dir), 0, 0, "",
+     "directory of <ID>-<name>.avsc writer schemas; empty = the build's "
+     "schemas/registry if present, else the embedded schemas only"},
+    {"input.max.bytes", P_BYTES, OFF(input_max_bytes), 64, 1 << 30, "256k",
+     "input values larger than this are dead-lettered as oversized"},
+    {"state.max.specimens", P_INT, OFF(state_max_specimens), 0, BIG, "10000000",
+     "specimens held at most; the least recently updated is evicted (0 = no "
+     "cap)"},
+    {"state.max.bytes", P_BYTES, OFF(state_max_bytes), 0, BIG, "4G",
+     "bytes of join state held at most, as accounted; oldest evicted first (0 "
+     "= no cap)"},
+    {"state.ttl.ms", P_MS, OFF(state_ttl_ms), 0, BIG, "7d",
+     "a specimen with no event newer than this (event time) expires (0 = "
+     "never)"},
+    {"state.expected.specimens", P_INT, OFF(state_expected_specimens), 1,
+     1LL << 34, "65536", "pre-sizes the state table"},
+    {"fanout.threshold", P_INT, OFF(fanout_threshold), 0, 1000000, "0",
+     "FANOUT fires above this many distinct recipients; 0 = the specimen's "
+     "contact count, or 2 with none"},
+    {"alert.max.evidence", P_INT, OFF(alert_max_evidence), 1, 100000, "100",
+     "evidence entries listed per alert; the rest are counted in "
+     "evidence_omitted"},
+    {"commit.interval.ms", P_MS, OFF(commit_interval_ms), 10, BIG, "1s",
+     "how often delivered progress is committed"},
+    {"stats.interval.ms", P_MS, OFF(stats_interval_ms), 0, BIG, "30s",
+     "how often a stats line is logged (0 = only at exit)"},
+    {"shutdown.timeout.ms", P_MS, OFF(shutdown_timeout_ms), 0, BIG, "30s",
+     "how long shutdown waits for alerts in flight to be acknowledged"},
+    {"mock.partitions", P_INT, OFF(mock_partitions), 1, 1024, "4",
+     "partitions per topic of the embedded mock cluster (used when no brokers "
+     "are configured)"},
+    {"restore", P_BOOL, OFF(restore), 0, 1, "true",
+     "rebuild the join state after a restart by re-reading input from the "
+     "oldest offset still needed"},
+    {"alerts.stdout", P_BOOL, OFF(alerts_stdout), 0, 1, "false",
+     "also print every alert as a JSON line on stdout"},
+    {"log.level", P_STR, OFF(log_level), 0, 0, "info",
+     "debug, info, warn or error"},
 };
 
 #define NPROPS (sizeof props / sizeof props[0])
@@ -164,14 +172,15 @@ static int set_prop(lw_config *c, const prop *p, const char *value,
 	if ((p->type == P_BOOL ? parse_bool(value, &v)
 			       : parse_num(value, p->type, &v)) ||
 	    v < p->min || v > p->max) {
-		snprintf(errstr, errstr_size,
-			 "%s: invalid value \"%s\" (expected %s in [%lld, %lld])",
-			 p->name, value,
-			 p->type == P_BOOL    ? "true/false"
-			 : p->type == P_BYTES ? "a size like 256k"
-			 : p->type == P_MS    ? "a duration like 500ms, 30s, 7d"
-					      : "an integer",
-			 (long long)p->min, (long long)p->max);
+		snprintf(
+		    errstr, errstr_size,
+		    "%s: invalid value \"%s\" (expected %s in [%lld, %lld])",
+		    p->name, value,
+		    p->type == P_BOOL	 ? "true/false"
+		    : p->type == P_BYTES ? "a size like 256k"
+		    : p->type == P_MS	 ? "a duration like 500ms, 30s, 7d"
+					 : "an integer",
+		    (long long)p->min, (long long)p->max);
 		return -1;
 	}
 	*(int64_t *)(base + p->off) = v;
@@ -213,8 +222,10 @@ int lw_config_set(lw_config *c, const char *key, const char *value,
 			c->rk_vals[i] = lw_xstrdup(value);
 			return 0;
 		}
-	c->rk_keys = lw_xrealloc(c->rk_keys, (size_t)(c->rk_n + 1) * sizeof(char *));
-	c->rk_vals = lw_xrealloc(c->rk_vals, (size_t)(c->rk_n + 1) * sizeof(char *));
+	c->rk_keys =
+	    lw_xrealloc(c->rk_keys, (size_t)(c->rk_n + 1) * sizeof(char *));
+	c->rk_vals =
+	    lw_xrealloc(c->rk_vals, (size_t)(c->rk_n + 1) * sizeof(char *));
 	c->rk_keys[c->rk_n] = lw_xstrdup(key);
 	c->rk_vals[c->rk_n] = lw_xstrdup(value);
 	c->rk_n++;
@@ -298,7 +309,8 @@ void lw_config_print_help(FILE *out)
 	for (size_t i = 0; i < NPROPS; i++)
 		fprintf(out, "  %-26s default %-14s %s\n", props[i].name,
 			props[i].def[0] ? props[i].def : "\"\"", props[i].desc);
-	fprintf(out,
-		"Any other name is a librdkafka property, passed to both clients;\n"
-		"prefix it with consumer. or producer. to set it on one only.\n");
+	fprintf(
+	    out,
+	    "Any other name is a librdkafka property, passed to both clients;\n"
+	    "prefix it with consumer. or producer. to set it on one only.\n");
 }

@@ -4,7 +4,8 @@
  * specimen, append the event (copying the few strings state keeps), run all
  * rules on that one specimen and diff the incidents against the record's
  * "emitted" list. An incident is sent when it is new, when it reaches more
- * distinct recipients than last sent, or when its severity rises; its
+ * distinct recipients than last sent, or when its severity rises (growth is
+ * coalesced per batch: see lw_engine_flush); its
  * revision is the number of notifications involved, which only grows, so
  * (alert_id, revision) names one message. Re-delivered events (same event
  * or notification ID) change nothing and alert nothing.
@@ -31,6 +32,13 @@ struct lw_engine {
 	lw_ratelimit rl_dlq[LW_DECODE_STATUS_COUNT + 2];
 	lw_ratelimit rl_key;
 	lw_ratelimit rl_drop;
+	/* Specimens with coalesced updates, and the last event that grew
+	 * each (the cause the update's delivery is held against). */
+	struct pending {
+		char *id;
+		lw_msg cause;
+	} * pending;
+	size_t npending, cappending;
 };
 
 void lw_engine_config_defaults(lw_engine_config *c)
@@ -78,6 +86,9 @@ void lw_engine_destroy(lw_engine *e)
 	lw_codec_destroy(e->codec);
 	lw_incident_list_free(&e->inc);
 	lw_alert_builder_free(&e->ab);
+	for (size_t i = 0; i < e->npending; i++)
+		free(e->pending[i].id);
+	free(e->pending);
 	free(e);
 }
 
@@ -87,9 +98,9 @@ static void deadletter(lw_engine *e, const lw_msg *m, int idx,
 	e->st.deadletter[idx]++;
 	e->st.deadletter_total++;
 	lw_log_limited(&e->rl_dlq[idx], LW_LOG_WARN,
-		       "deadletter: %s at %s/%d@%lld: %s", lw_engine_dlq_reason(idx),
-		       m->topic_name, (int)m->partition, (long long)m->offset,
-		       detail);
+		       "deadletter: %s at %s/%d@%lld: %s",
+		       lw_engine_dlq_reason(idx), m->topic_name,
+		       (int)m->partition, (long long)m->offset, detail);
 	e->cb.deadletter(e->cb.opaque, m, lw_engine_dlq_reason(idx), detail,
 			 schema_id, processed);
 }
@@ -117,7 +128,31 @@ static int all_replayed(lw_engine *e, const lw_specimen *s)
 	return 1;
 }
 
-static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause)
+static void defer_update(lw_engine *e, lw_specimen *s, const lw_msg *cause)
+{
+	struct pending *p;
+	for (size_t i = 0; s->update_pending && i < e->npending; i++)
+		if (strcmp(e->pending[i].id, s->id) == 0) {
+			e->pending[i].cause = *cause;
+			return;
+		}
+	if (e->npending == e->cappending) {
+		e->cappending = e->cappending ? e->cappending * 2 : 64;
+		e->pending =
+		    lw_xrealloc(e->pending, e->cappending * sizeof *e->pending);
+	}
+	p = &e->pending[e->npending++];
+	p->id = lw_xstrdup(s->id);
+	p->cause = *cause;
+	p->cause.key = p->cause.value = NULL;
+	p->cause.key_len = p->cause.value_len = 0;
+	s->update_pending = 1;
+}
+
+/* Runs the rules on s and sends what is new; growth of an incident already
+ * sent is deferred to lw_engine_flush() unless `updates` is set. */
+static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
+		     int updates)
 {
 	lw_rules_evaluate(s, e->codes, &e->cfg.rules, &e->inc);
 	for (size_t i = 0; i < e->inc.n; i++) {
@@ -131,6 +166,10 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause)
 		if (prev && inc->recipients <= prev->revision &&
 		    inc->severity >= prev->severity)
 			continue;
+		if (prev && !updates) {
+			defer_update(e, s, cause);
+			continue;
+		}
 		before = lw_specimen_bytes(s);
 		lw_specimen_set_emitted(s, a.key, inc->recipients,
 					(uint8_t)inc->severity);
@@ -151,10 +190,13 @@ static int key_check(lw_engine *e, const lw_msg *m, lw_str sid)
 		return 0;
 	if (m->key_len != sid.len || memcmp(m->key, sid.p, sid.len) != 0) {
 		e->st.key_mismatch++;
-		lw_log_limited(&e->rl_key, LW_LOG_WARN,
-			       "key mismatch at %s/%d@%lld: message key is not the value's specimen_id %.*s; processed under the value's (co-partitioning is broken for this producer)",
-			       m->topic_name, (int)m->partition,
-			       (long long)m->offset, (int)sid.len, sid.p);
+		lw_log_limited(
+		    &e->rl_key, LW_LOG_WARN,
+		    "key mismatch at %s/%d@%lld: message key is not the "
+		    "value's specimen_id %.*s; processed under the value's "
+		    "(co-partitioning is broken for this producer)",
+		    m->topic_name, (int)m->partition, (long long)m->offset,
+		    (int)sid.len, sid.p);
 	}
 	return 1;
 }
@@ -191,16 +233,15 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 					    &ev.r, &sid_schema, detail,
 					    sizeof detail);
 	else
-		ds = lw_codec_decode_notification(e->codec, m->value,
-						  m->value_len, &ev.n,
-						  &sid_schema, detail,
-						  sizeof detail);
+		ds = lw_codec_decode_notification(
+		    e->codec, m->value, m->value_len, &ev.n, &sid_schema,
+		    detail, sizeof detail);
 	if (ds != LW_DECODE_OK) {
 		deadletter(e, m, ds, detail, sid_schema, 0);
 		return;
 	}
-	sid = m->topic == LW_TOPIC_RESULTS ? ev.r.specimen_id
-					   : ev.n.specimen_id;
+	sid =
+	    m->topic == LW_TOPIC_RESULTS ? ev.r.specimen_id : ev.n.specimen_id;
 	if (!key_check(e, m, sid)) {
 		snprintf(detail, sizeof detail,
 			 "message has no key; processed under specimen_id %.*s",
@@ -228,14 +269,29 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 	} else if (added < 0) {
 		e->st.dropped_events++;
 		lw_log_limited(&e->rl_drop, LW_LOG_WARN,
-			       "specimen %s: more events than the per-specimen cap; event at %s/%d@%lld not kept",
+			       "specimen %s: more events than the per-specimen "
+			       "cap; event at %s/%d@%lld not kept",
 			       s->id, m->topic_name, (int)m->partition,
 			       (long long)m->offset);
 	} else {
 		e->st.applied[m->topic]++;
-		evaluate(e, s, m);
+		evaluate(e, s, m, 0);
 	}
 	lw_state_evict(e->state, e->st.stream_time_ms, e->cfg.evict_budget);
+}
+
+void lw_engine_flush(lw_engine *e)
+{
+	for (size_t i = 0; i < e->npending; i++) {
+		struct pending *p = &e->pending[i];
+		lw_specimen *s = lw_state_find(e->state, p->id, strlen(p->id));
+		if (s && s->update_pending) {
+			s->update_pending = 0;
+			evaluate(e, s, &p->cause, 1);
+		}
+		free(p->id);
+	}
+	e->npending = 0;
 }
 
 void lw_engine_housekeeping(lw_engine *e, size_t budget)
@@ -260,5 +316,6 @@ const lw_codec *lw_engine_codec(const lw_engine *e)
 
 void lw_engine_reset_state(lw_engine *e)
 {
+	lw_engine_flush(e);
 	lw_state_clear(e->state);
 }

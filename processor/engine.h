@@ -73,7 +73,7 @@ typedef struct lw_engine_stats {
 } lw_engine_stats;
 
 /* Indices into lw_engine_stats.deadletter past the decode statuses. */
-#define LW_DLQ_OVERSIZED LW_DECODE_STATUS_COUNT
+#define LW_DLQ_OVERSIZED   LW_DECODE_STATUS_COUNT
 #define LW_DLQ_MISSING_KEY (LW_DECODE_STATUS_COUNT + 1)
 const char *lw_engine_dlq_reason(int idx);
 
@@ -85,6 +85,11 @@ lw_engine *lw_engine_new(const lw_engine_config *cfg, const lw_registry *reg,
 void lw_engine_destroy(lw_engine *e);
 
 void lw_engine_process(lw_engine *e, const lw_msg *m);
+
+/* Sends the updates of incidents that grew since the last flush (new
+ * incidents are sent at once; growth is coalesced so a mailing to 62
+ * people is a handful of messages, not 62). Call after each batch. */
+void lw_engine_flush(lw_engine *e);
 
 /* Bounded housekeeping between batches: expiry and caps. */
 void lw_engine_housekeeping(lw_engine *e, size_t budget);

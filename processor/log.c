@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#define RL_BURST 10.0
+#define RL_BURST  10.0
 #define RL_PER_MS (10.0 / 60000.0) /* 10 lines a minute after the burst */
 
 static lw_log_level g_level = LW_LOG_INFO;

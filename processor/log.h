@@ -19,7 +19,7 @@ void lw_log_set_level(lw_log_level lvl);
 lw_log_level lw_log_get_level(void);
 
 void lw_log(lw_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* A token bucket per call site: at most `burst` lines, refilled at `per_min`
  * lines per minute. Lines dropped are counted and reported with the next
@@ -33,7 +33,7 @@ typedef struct lw_ratelimit {
 } lw_ratelimit;
 
 void lw_log_limited(lw_ratelimit *rl, lw_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Wall clock in milliseconds since the epoch, and a monotonic clock. */
 int64_t lw_now_ms(void);

@@ -22,29 +22,40 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"labwatch: catches misdirected and wrong lab-result notifications in Kafka\n"
-		"\n"
-		"usage: labwatch [run] [-b brokers] [-g group] [-c file] [-X key=value]... [-v|-q]\n"
-		"       labwatch demo [--specimens N] [--seed S] [-X key=value]...\n"
-		"       labwatch mock [--partitions N] [--port-file FILE]\n"
-		"\n"
-		"run   consume %s and %s, write alerts and dead letters.\n"
-		"      With no brokers (-b or -X bootstrap.servers) it starts an embedded\n"
-		"      mock cluster and prints its address, so clients (kcat) can feed it.\n"
-		"demo  embedded cluster, generated traffic with injected faults, alerts as\n"
-		"      JSON lines on stdout and a summary (expected vs seen) on stderr.\n"
-		"mock  a librdkafka mock cluster on 127.0.0.1 with the four topics; prints\n"
-		"      bootstrap=HOST:PORT and runs until SIGINT/SIGTERM.\n"
-		"\n"
-		"  -b, --brokers LIST   bootstrap servers (librdkafka bootstrap.servers)\n"
-		"  -g, --group ID       consumer group (default labwatch)\n"
-		"  -c, --config FILE    key=value lines, ours and librdkafka's\n"
-		"  -X key=value         any property below or any librdkafka property\n"
-		"  -v / -q              more / less logging\n"
-		"  -h, --help           this text\n"
-		"\n",
-		"lab.results", "lab.notifications");
+	fprintf(
+	    out,
+	    "labwatch: catches misdirected and wrong lab-result notifications "
+	    "in Kafka\n"
+	    "\n"
+	    "usage: labwatch [run] [-b brokers] [-g group] [-c file] [-X "
+	    "key=value]... [-v|-q]\n"
+	    "       labwatch demo [--specimens N] [--seed S] [-X "
+	    "key=value]...\n"
+	    "       labwatch mock [--partitions N] [--port-file FILE]\n"
+	    "\n"
+	    "run   consume %s and %s, write alerts and dead letters.\n"
+	    "      With no brokers (-b or -X bootstrap.servers) it starts an "
+	    "embedded\n"
+	    "      mock cluster and prints its address, so clients (kcat) can "
+	    "feed it.\n"
+	    "demo  embedded cluster, generated traffic with injected faults, "
+	    "alerts as\n"
+	    "      JSON lines on stdout and a summary (expected vs seen) on "
+	    "stderr.\n"
+	    "mock  a librdkafka mock cluster on 127.0.0.1 with the four "
+	    "topics; prints\n"
+	    "      bootstrap=HOST:PORT and runs until SIGINT/SIGTERM.\n"
+	    "\n"
+	    "  -b, --brokers LIST   bootstrap servers (librdkafka "
+	    "bootstrap.servers)\n"
+	    "  -g, --group ID       consumer group (default labwatch)\n"
+	    "  -c, --config FILE    key=value lines, ours and librdkafka's\n"
+	    "  -X key=value         any property below or any librdkafka "
+	    "property\n"
+	    "  -v / -q              more / less logging\n"
+	    "  -h, --help           this text\n"
+	    "\n",
+	    "lab.results", "lab.notifications");
 	lw_config_print_help(out);
 }
 
@@ -67,9 +78,11 @@ static int cmd_run(int argc, char **argv)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	brokers = lw_config_rk_get(&cfg, "consumer", "bootstrap.servers");
 	if (!brokers)
-		brokers = lw_config_rk_get(&cfg, "consumer", "metadata.broker.list");
+		brokers =
+		    lw_config_rk_get(&cfg, "consumer", "metadata.broker.list");
 	if (!brokers) {
-		const char *topics[] = {cfg.topic_results, cfg.topic_notifications,
+		const char *topics[] = {cfg.topic_results,
+					cfg.topic_notifications,
 					cfg.topic_alerts, cfg.topic_deadletter};
 		mock = lw_mockcluster_new((int)cfg.mock_partitions, topics, 4,
 					  err, sizeof err);
@@ -80,7 +93,8 @@ static int cmd_run(int argc, char **argv)
 		}
 		brokers = lw_mockcluster_bootstraps(mock);
 		lw_log(LW_LOG_INFO,
-		       "no brokers configured: started an embedded mock cluster at %s (produce to it with kcat -b %s)",
+		       "no brokers configured: started an embedded mock "
+		       "cluster at %s (produce to it with kcat -b %s)",
 		       brokers, brokers);
 	}
 	lw_cli_install_signals();
@@ -92,7 +106,8 @@ static int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	lw_log(LW_LOG_INFO, "consuming %s and %s from %s as group %s",
-	       cfg.topic_results, cfg.topic_notifications, brokers, cfg.group_id);
+	       cfg.topic_results, cfg.topic_notifications, brokers,
+	       cfg.group_id);
 	rc = lw_processor_run(p, &lw_cli_stop);
 	lw_processor_destroy(p);
 	lw_mockcluster_destroy(mock);
@@ -103,10 +118,10 @@ static int cmd_run(int argc, char **argv)
 static int cmd_mock(int argc, char **argv)
 {
 	static const struct option longs[] = {
-		{"partitions", required_argument, NULL, 'p'},
-		{"port-file", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"partitions", required_argument, NULL, 'p'},
+	    {"port-file", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *port_file = NULL;
 	const char *topics[] = {"lab.results", "lab.notifications",
@@ -129,7 +144,8 @@ static int cmd_mock(int argc, char **argv)
 		}
 	}
 	if (partitions < 1 || partitions > 1024) {
-		fprintf(stderr, "labwatch mock: --partitions must be 1..1024\n");
+		fprintf(stderr,
+			"labwatch mock: --partitions must be 1..1024\n");
 		return 64;
 	}
 	m = lw_mockcluster_new(partitions, topics, 4, err, sizeof err);
@@ -139,7 +155,8 @@ static int cmd_mock(int argc, char **argv)
 	}
 	if (port_file) {
 		FILE *f = fopen(port_file, "w");
-		if (!f || fprintf(f, "%s\n", lw_mockcluster_bootstraps(m)) < 0 ||
+		if (!f ||
+		    fprintf(f, "%s\n", lw_mockcluster_bootstraps(m)) < 0 ||
 		    fclose(f)) {
 			fprintf(stderr, "labwatch mock: cannot write %s\n",
 				port_file);

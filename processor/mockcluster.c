@@ -38,8 +38,8 @@ lw_mockcluster *lw_mockcluster_new(int partitions, const char *const *topics,
 		goto fail;
 	}
 	for (int i = 0; i < ntopics; i++) {
-		rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-			m->mc, topics[i], partitions, 1);
+		rd_kafka_resp_err_t err =
+		    rd_kafka_mock_topic_create(m->mc, topics[i], partitions, 1);
 		if (err) {
 			snprintf(errstr, errstr_size, "mock topic %s: %s",
 				 topics[i], rd_kafka_err2str(err));

@@ -35,9 +35,9 @@
 #include "schemas.h"
 #include "xmalloc.h"
 
-#define BATCH 1000
+#define BATCH	     1000
 #define SWEEP_BUDGET 4096
-#define MAX_POINTS 4096
+#define MAX_POINTS   4096
 
 struct lw_processor {
 	const lw_config *cfg;
@@ -64,23 +64,48 @@ struct lw_processor {
 
 /* Properties that belong to one side only; set on the other they make
  * librdkafka log a warning at start-up. */
-static const char *const consumer_only[] = {
-	"group.id", "group.instance.id", "partition.assignment.strategy",
-	"session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
-	"auto.offset.reset", "enable.auto.commit", "auto.commit.interval.ms",
-	"enable.auto.offset.store", "isolation.level", "fetch.wait.max.ms",
-	"fetch.min.bytes", "fetch.max.bytes", "fetch.message.max.bytes",
-	"max.partition.fetch.bytes", "queued.min.messages",
-	"queued.max.messages.kbytes", "enable.partition.eof", "check.crcs",
-	"group.protocol.type", "coordinator.query.interval.ms"};
-static const char *const producer_only[] = {
-	"acks", "request.required.acks", "linger.ms", "queue.buffering.max.ms",
-	"batch.num.messages", "batch.size", "compression.type",
-	"compression.codec", "compression.level", "enable.idempotence",
-	"message.timeout.ms", "delivery.timeout.ms", "retries",
-	"message.send.max.retries", "queue.buffering.max.messages",
-	"queue.buffering.max.kbytes", "transactional.id", "partitioner",
-	"enable.gapless.guarantee", "sticky.partitioning.linger.ms"};
+static const char *const consumer_only[] = {"group.id",
+					    "group.instance.id",
+					    "partition.assignment.strategy",
+					    "session.timeout.ms",
+					    "heartbeat.interval.ms",
+					    "max.poll.interval.ms",
+					    "auto.offset.reset",
+					    "enable.auto.commit",
+					    "auto.commit.interval.ms",
+					    "enable.auto.offset.store",
+					    "isolation.level",
+					    "fetch.wait.max.ms",
+					    "fetch.min.bytes",
+					    "fetch.max.bytes",
+					    "fetch.message.max.bytes",
+					    "max.partition.fetch.bytes",
+					    "queued.min.messages",
+					    "queued.max.messages.kbytes",
+					    "enable.partition.eof",
+					    "check.crcs",
+					    "group.protocol.type",
+					    "coordinator.query.interval.ms"};
+static const char *const producer_only[] = {"acks",
+					    "request.required.acks",
+					    "linger.ms",
+					    "queue.buffering.max.ms",
+					    "batch.num.messages",
+					    "batch.size",
+					    "compression.type",
+					    "compression.codec",
+					    "compression.level",
+					    "enable.idempotence",
+					    "message.timeout.ms",
+					    "delivery.timeout.ms",
+					    "retries",
+					    "message.send.max.retries",
+					    "queue.buffering.max.messages",
+					    "queue.buffering.max.kbytes",
+					    "transactional.id",
+					    "partitioner",
+					    "enable.gapless.guarantee",
+					    "sticky.partitioning.linger.ms"};
 
 static int in_list(const char *k, const char *const *l, size_t n)
 {
@@ -96,7 +121,8 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
 		    char *errstr, size_t errstr_size)
 {
 	char err[512];
-	if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
+	if (rd_kafka_conf_set(conf, k, v, err, sizeof err) !=
+	    RD_KAFKA_CONF_OK) {
 		snprintf(errstr, errstr_size, "%s", err);
 		return -1;
 	}
@@ -105,14 +131,14 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
 
 /* Applies pass-through properties for `side` ("consumer"/"producer"). */
 static int apply_passthrough(const lw_config *cfg, rd_kafka_conf_t *conf,
-			     const char *side, char *errstr,
-			     size_t errstr_size)
+			     const char *side, char *errstr, size_t errstr_size)
 {
 	size_t sl = strlen(side);
 	int is_consumer = side[0] == 'c';
 	for (int i = 0; i < cfg->rk_n; i++) {
 		const char *k = cfg->rk_keys[i];
-		if (!strncmp(k, "consumer.", 9) || !strncmp(k, "producer.", 9)) {
+		if (!strncmp(k, "consumer.", 9) ||
+		    !strncmp(k, "producer.", 9)) {
 			if (strncmp(k, side, sl) != 0 || k[sl] != '.')
 				continue;
 			k += sl + 1;
@@ -129,14 +155,14 @@ static int apply_passthrough(const lw_config *cfg, rd_kafka_conf_t *conf,
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
 		   const char *buf)
 {
-	lw_log(level <= 3 ? LW_LOG_ERROR : level <= 4 ? LW_LOG_WARN
-			  : level <= 6		     ? LW_LOG_INFO
-						     : LW_LOG_DEBUG,
+	lw_log(level <= 3   ? LW_LOG_ERROR
+	       : level <= 4 ? LW_LOG_WARN
+	       : level <= 6 ? LW_LOG_INFO
+			    : LW_LOG_DEBUG,
 	       "kafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
-static void error_cb(rd_kafka_t *rk, int err, const char *reason,
-		     void *opaque)
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	lw_processor *p = opaque;
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -175,12 +201,12 @@ static rd_kafka_resp_err_t produce(lw_processor *p, const char *topic,
 {
 	for (;;) {
 		rd_kafka_resp_err_t err = rd_kafka_producev(
-			p->producer, RD_KAFKA_V_TOPIC(topic),
-			RD_KAFKA_V_KEY(key, key_len),
-			RD_KAFKA_V_VALUE((void *)val, val_len),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque),
-			RD_KAFKA_V_END);
+		    p->producer, RD_KAFKA_V_TOPIC(topic),
+		    RD_KAFKA_V_KEY(key, key_len),
+		    RD_KAFKA_V_VALUE((void *)val, val_len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque),
+		    RD_KAFKA_V_END);
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			return err;
 		/* Back-pressure: serve delivery reports until there is
@@ -193,8 +219,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	lw_processor *p = opaque;
 	lw_hold *h = m->_private;
-	int is_alert = strcmp(rd_kafka_topic_name(m->rkt),
-			      p->cfg->topic_alerts) == 0;
+	int is_alert =
+	    strcmp(rd_kafka_topic_name(m->rkt), p->cfg->topic_alerts) == 0;
 	if (!m->err) {
 		if (is_alert)
 			p->st.alerts_delivered++;
@@ -205,10 +231,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	}
 	p->st.delivery_errors++;
 	if (permanent(m->err)) {
-		lw_log_limited(&p->rl_deliver, LW_LOG_ERROR,
-			       "delivery to %s failed for good: %s; commits stop here until this is fixed (nothing is lost: a restart re-sends)",
-			       rd_kafka_topic_name(m->rkt),
-			       rd_kafka_err2str(m->err));
+		lw_log_limited(
+		    &p->rl_deliver, LW_LOG_ERROR,
+		    "delivery to %s failed for good: %s; commits stop here "
+		    "until this is fixed (nothing is lost: a restart re-sends)",
+		    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 		return;
 	}
 	lw_log_limited(&p->rl_deliver, LW_LOG_WARN,
@@ -251,8 +278,8 @@ static void on_alert(void *opaque, const lw_alert *a, const lw_msg *cause)
 		/* Only a misconfiguration gets here; keep the hold so this
 		 * offset is never committed. */
 		rd_kafka_headers_destroy(hdrs);
-		lw_log(LW_LOG_ERROR, "cannot produce alert %s: %s",
-		       a->alert_id, rd_kafka_err2str(err));
+		lw_log(LW_LOG_ERROR, "cannot produce alert %s: %s", a->alert_id,
+		       rd_kafka_err2str(err));
 	}
 	if (p->cfg->alerts_stdout) {
 		lw_buf_reset(&p->json);
@@ -266,8 +293,7 @@ static void on_alert(void *opaque, const lw_alert *a, const lw_msg *cause)
 }
 
 static void on_deadletter(void *opaque, const lw_msg *m, const char *reason,
-			  const char *detail, int32_t schema_id,
-			  int processed)
+			  const char *detail, int32_t schema_id, int processed)
 {
 	lw_processor *p = opaque;
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
@@ -290,8 +316,8 @@ static void on_deadletter(void *opaque, const lw_msg *m, const char *reason,
 	rd_kafka_header_add(hdrs, "lw.processed", -1,
 			    processed ? "true" : "false", -1);
 	h = lw_progress_hold(p->pg, m->topic, m->partition, m->offset);
-	err = produce(p, p->cfg->topic_deadletter, m->key, m->key_len,
-		      m->value, m->value_len, hdrs, h);
+	err = produce(p, p->cfg->topic_deadletter, m->key, m->key_len, m->value,
+		      m->value_len, hdrs, h);
 	if (err) {
 		rd_kafka_headers_destroy(hdrs);
 		lw_log(LW_LOG_ERROR, "cannot dead-letter %s/%d@%lld: %s",
@@ -300,8 +326,7 @@ static void on_deadletter(void *opaque, const lw_msg *m, const char *reason,
 	}
 }
 
-static int replayed(void *opaque, int topic, int32_t partition,
-		    int64_t offset)
+static int replayed(void *opaque, int topic, int32_t partition, int64_t offset)
 {
 	lw_processor *p = opaque;
 	return lw_progress_replayed(p->pg, topic, partition, offset);
@@ -320,8 +345,8 @@ static int topic_index(const lw_processor *p, const char *name)
 static void commit(lw_processor *p, int sync)
 {
 	lw_commit_point pts[MAX_POINTS];
-	size_t n = lw_progress_commit_points(p->pg, pts, MAX_POINTS,
-					     !p->commit_dirty);
+	size_t n =
+	    lw_progress_commit_points(p->pg, pts, MAX_POINTS, !p->commit_dirty);
 	rd_kafka_topic_partition_list_t *l;
 	rd_kafka_resp_err_t err;
 	if (n == 0)
@@ -329,8 +354,10 @@ static void commit(lw_processor *p, int sync)
 	l = rd_kafka_topic_partition_list_new((int)n);
 	for (size_t i = 0; i < n; i++) {
 		char md[64];
-		int len = lw_progress_format_metadata(pts[i].need, md, sizeof md);
-		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(
+		int len =
+		    lw_progress_format_metadata(pts[i].need, md, sizeof md);
+		rd_kafka_topic_partition_t *tp =
+		    rd_kafka_topic_partition_list_add(
 			l, p->topic_names[pts[i].topic], pts[i].partition);
 		tp->offset = pts[i].offset;
 		tp->metadata = lw_xstrndup(md, (size_t)len);
@@ -374,7 +401,8 @@ static void assign(lw_processor *p, rd_kafka_topic_partition_list_t *parts)
 		err = rd_kafka_committed(p->consumer, parts, 30000);
 		if (err)
 			lw_log(LW_LOG_ERROR,
-			       "cannot read committed offsets (%s): starting without state restore",
+			       "cannot read committed offsets (%s): starting "
+			       "without state restore",
 			       rd_kafka_err2str(err));
 	}
 	for (int i = 0; i < parts->cnt; i++) {
@@ -407,7 +435,8 @@ static void assign(lw_processor *p, rd_kafka_topic_partition_list_t *parts)
 		tp->offset = start;
 		lw_progress_assign(p->pg, t, tp->partition, start, until);
 		lw_log(LW_LOG_INFO,
-		       "assigned %s/%d: committed %lld, re-reading from %lld to restore state",
+		       "assigned %s/%d: committed %lld, re-reading from %lld "
+		       "to restore state",
 		       tp->topic, (int)tp->partition, (long long)committed,
 		       (long long)start);
 	}
@@ -579,30 +608,36 @@ static void log_stats(lw_processor *p, const char *prefix)
 {
 	lw_processor_stats s;
 	lw_processor_get_stats(p, &s);
-	lw_log(LW_LOG_INFO,
-	       "%s consumed=%llu results=%llu notifications=%llu duplicates=%llu deadletter=%llu key_mismatch=%llu alerts=%llu (result_mismatch=%llu stale_version=%llu wrong_recipient=%llu fanout=%llu record_mismatch=%llu) replay_suppressed=%llu delivered=%llu held=%llu delivery_errors=%llu specimens=%llu state_bytes=%llu expired=%llu evicted=%llu commits=%llu restoring=%d",
-	       prefix,
-	       (unsigned long long)(s.engine.consumed[0] + s.engine.consumed[1]),
-	       (unsigned long long)s.engine.applied[LW_TOPIC_RESULTS],
-	       (unsigned long long)s.engine.applied[LW_TOPIC_NOTIFICATIONS],
-	       (unsigned long long)s.engine.duplicates,
-	       (unsigned long long)s.engine.deadletter_total,
-	       (unsigned long long)s.engine.key_mismatch,
-	       (unsigned long long)s.engine.alerts_total,
-	       (unsigned long long)s.engine.alerts[LW_RULE_RESULT_MISMATCH],
-	       (unsigned long long)s.engine.alerts[LW_RULE_STALE_VERSION],
-	       (unsigned long long)s.engine.alerts[LW_RULE_WRONG_RECIPIENT],
-	       (unsigned long long)s.engine.alerts[LW_RULE_FANOUT],
-	       (unsigned long long)s.engine.alerts[LW_RULE_RECORD_MISMATCH],
-	       (unsigned long long)s.engine.alerts_suppressed_replay,
-	       (unsigned long long)s.alerts_delivered,
-	       (unsigned long long)s.held,
-	       (unsigned long long)s.delivery_errors,
-	       (unsigned long long)s.state.specimens,
-	       (unsigned long long)s.state.bytes,
-	       (unsigned long long)s.state.expired,
-	       (unsigned long long)s.state.evicted,
-	       (unsigned long long)s.commits, s.restoring);
+	lw_log(
+	    LW_LOG_INFO,
+	    "%s consumed=%llu results=%llu notifications=%llu duplicates=%llu "
+	    "deadletter=%llu key_mismatch=%llu alerts=%llu "
+	    "(result_mismatch=%llu stale_version=%llu wrong_recipient=%llu "
+	    "fanout=%llu record_mismatch=%llu) replay_suppressed=%llu "
+	    "delivered=%llu held=%llu delivery_errors=%llu specimens=%llu "
+	    "state_bytes=%llu expired=%llu evicted=%llu commits=%llu "
+	    "restoring=%d",
+	    prefix,
+	    (unsigned long long)(s.engine.consumed[0] + s.engine.consumed[1]),
+	    (unsigned long long)s.engine.applied[LW_TOPIC_RESULTS],
+	    (unsigned long long)s.engine.applied[LW_TOPIC_NOTIFICATIONS],
+	    (unsigned long long)s.engine.duplicates,
+	    (unsigned long long)s.engine.deadletter_total,
+	    (unsigned long long)s.engine.key_mismatch,
+	    (unsigned long long)s.engine.alerts_total,
+	    (unsigned long long)s.engine.alerts[LW_RULE_RESULT_MISMATCH],
+	    (unsigned long long)s.engine.alerts[LW_RULE_STALE_VERSION],
+	    (unsigned long long)s.engine.alerts[LW_RULE_WRONG_RECIPIENT],
+	    (unsigned long long)s.engine.alerts[LW_RULE_FANOUT],
+	    (unsigned long long)s.engine.alerts[LW_RULE_RECORD_MISMATCH],
+	    (unsigned long long)s.engine.alerts_suppressed_replay,
+	    (unsigned long long)s.alerts_delivered, (unsigned long long)s.held,
+	    (unsigned long long)s.delivery_errors,
+	    (unsigned long long)s.state.specimens,
+	    (unsigned long long)s.state.bytes,
+	    (unsigned long long)s.state.expired,
+	    (unsigned long long)s.state.evicted, (unsigned long long)s.commits,
+	    s.restoring);
 }
 
 static void handle_message(lw_processor *p, rd_kafka_message_t *rkm)
@@ -629,6 +664,9 @@ static void handle_message(lw_processor *p, rd_kafka_message_t *rkm)
 	m.key_len = rkm->key_len;
 	m.value = rkm->payload;
 	m.value_len = rkm->len;
+	p->st.last_message_ms = lw_mono_ms();
+	if (!p->st.first_message_ms)
+		p->st.first_message_ms = p->st.last_message_ms;
 	if (lw_progress_replayed(p->pg, m.topic, m.partition, m.offset))
 		p->st.replayed_events++;
 	lw_engine_process(p->eng, &m);
@@ -647,7 +685,8 @@ static void housekeeping(lw_processor *p, int idle)
 		lw_state_get_stats(lw_engine_state(p->eng), &ss);
 		p->st.restore_ms = now - p->restore_start_ms;
 		lw_log(LW_LOG_INFO,
-		       "restore complete: re-read %llu events in %lld ms; state holds %llu specimens",
+		       "restore complete: re-read %llu events in %lld ms; "
+		       "state holds %llu specimens",
 		       (unsigned long long)p->st.replayed_events,
 		       (long long)p->st.restore_ms,
 		       (unsigned long long)ss.specimens);
@@ -671,7 +710,8 @@ int lw_processor_run(lw_processor *p, volatile sig_atomic_t *stop)
 	p->last_commit_ms = p->last_stats_ms = lw_mono_ms();
 	while (!*stop && !p->fatal) {
 		int n = 0;
-		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(p->consumer, 100);
+		rd_kafka_message_t *rkm =
+		    rd_kafka_consumer_poll(p->consumer, 100);
 		while (rkm) {
 			handle_message(p, rkm);
 			rd_kafka_message_destroy(rkm);
@@ -679,6 +719,7 @@ int lw_processor_run(lw_processor *p, volatile sig_atomic_t *stop)
 				break;
 			rkm = rd_kafka_consumer_poll(p->consumer, 0);
 		}
+		lw_engine_flush(p->eng);
 		rd_kafka_poll(p->producer, 0);
 		housekeeping(p, n == 0);
 		if (p->hooks.should_stop &&
@@ -687,21 +728,23 @@ int lw_processor_run(lw_processor *p, volatile sig_atomic_t *stop)
 	}
 	if (p->fatal)
 		return 1;
+	lw_engine_flush(p->eng);
 	/* Orderly shutdown: everything consumed so far is processed; wait
 	 * for its alerts to be acknowledged, commit, leave the group. */
 	lw_log(LW_LOG_INFO, "shutting down: flushing %llu deliveries",
 	       (unsigned long long)lw_progress_held(p->pg));
 	if (rd_kafka_flush(p->producer, (int)p->cfg->shutdown_timeout_ms)) {
 		lw_log(LW_LOG_ERROR,
-		       "shutdown: %d deliveries not acknowledged within %lld ms; their input is not committed and will be re-read",
+		       "shutdown: %d deliveries not acknowledged within %lld "
+		       "ms; their input is not committed and will be re-read",
 		       rd_kafka_outq_len(p->producer),
 		       (long long)p->cfg->shutdown_timeout_ms);
 		rc = 2;
 	}
 	p->commit_dirty = 1;
 	commit(p, 1);
-	rd_kafka_consumer_close(p->consumer);
 	log_stats(p, "exit:");
+	rd_kafka_consumer_close(p->consumer);
 	return rc;
 }
 

@@ -28,8 +28,10 @@ typedef struct lw_processor_stats {
 	uint64_t commit_errors;
 	uint64_t held; /* deliveries outstanding */
 	uint64_t replayed_events;
-	int64_t restore_ms; /* -1 while restoring or never restored */
-	int restoring;	    /* partitions still re-reading */
+	int64_t restore_ms;	  /* -1 while restoring or never restored */
+	int restoring;		  /* partitions still re-reading */
+	int64_t first_message_ms; /* monotonic, 0 before the first */
+	int64_t last_message_ms;
 } lw_processor_stats;
 
 typedef struct lw_processor_hooks {

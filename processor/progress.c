@@ -4,12 +4,12 @@
  * number and are never freed before the progress object, so a hold (a node
  * in the partition's FIFO of events with deliveries outstanding) can always
  * find its partition. Events are processed in offset order per partition,
- * so holds are appended in offset order and the FIFO head is the oldest
- * undelivered event; releases in any order only decrement, and the head
- * pops when it reaches zero. All operations are O(1) amortized except the
- * commit listing, O(partitions). Holds of revoked partitions move to a
- * stale list and are freed when their last delivery report arrives, so a
- * late report never touches freed memory. */
+ * so holds are nearly always appended at the tail; the FIFO is kept sorted
+ * by offset and its head is the oldest undelivered event; releases in any order
+ * only decrement, and the head pops when it reaches zero. All operations are
+ * O(1) amortized except the commit listing, O(partitions). Holds of revoked
+ * partitions move to a stale list and are freed when their last delivery report
+ * arrives, so a late report never touches freed memory. */
 #include "progress.h"
 
 #include <stdio.h>
@@ -58,8 +58,8 @@ static part *get_or_create(lw_progress *pg, int topic, int32_t p)
 {
 	if (p >= pg->nparts[topic]) {
 		int32_t n = p + 1;
-		pg->parts[topic] = lw_xrealloc(pg->parts[topic],
-					       (size_t)n * sizeof(part *));
+		pg->parts[topic] =
+		    lw_xrealloc(pg->parts[topic], (size_t)n * sizeof(part *));
 		for (int32_t i = pg->nparts[topic]; i < n; i++)
 			pg->parts[topic][i] = NULL;
 		pg->nparts[topic] = n;
@@ -181,24 +181,33 @@ lw_hold *lw_progress_hold(lw_progress *pg, int topic, int32_t partition,
 			  int64_t offset)
 {
 	part *pt = get(pg, topic, partition);
-	lw_hold *h;
+	lw_hold **pp, *h;
 	if (!pt || !pt->assigned)
 		return NULL;
 	pg->held++;
-	if (pt->tail && pt->tail->offset == offset) {
-		pt->tail->count++;
-		return pt->tail;
+	/* Usually the event is the newest held (events are processed in
+	 * offset order); a coalesced update can hold an earlier one, so keep
+	 * the FIFO sorted and the head the oldest. */
+	if (pt->tail && pt->tail->offset <= offset)
+		pp = pt->tail->offset == offset ? NULL : &pt->tail->next;
+	else
+		for (pp = &pt->head; *pp && (*pp)->offset < offset;
+		     pp = &(*pp)->next)
+			;
+	if (!pp || (*pp && (*pp)->offset == offset)) {
+		h = pp ? *pp : pt->tail;
+		h->count++;
+		return h;
 	}
 	h = lw_xcalloc(1, sizeof *h);
 	h->part = pt;
 	h->offset = offset;
 	h->count = 1;
 	h->epoch = pt->epoch;
-	if (pt->tail)
-		pt->tail->next = h;
-	else
-		pt->head = h;
-	pt->tail = h;
+	h->next = *pp;
+	*pp = h;
+	if (!h->next)
+		pt->tail = h;
 	return h;
 }
 
@@ -304,8 +313,8 @@ size_t lw_progress_commit_points(lw_progress *pg, lw_commit_point *out,
 			if (off == LW_OFFSET_UNKNOWN)
 				continue;
 			need = pt->need == LW_OFFSET_UNKNOWN || pt->need > off
-				       ? off
-				       : pt->need;
+				   ? off
+				   : pt->need;
 			if (only_changed && off == pt->last_offset &&
 			    need == pt->last_need)
 				continue;

@@ -79,7 +79,8 @@ static int parse_id(const char *name, int32_t *id)
 	size_t n = strlen(name);
 	long v = 0;
 	const char *p = name;
-	if (n < 6 || strcmp(name + n - 5, ".avsc") != 0 || !isdigit((unsigned char)*p))
+	if (n < 6 || strcmp(name + n - 5, ".avsc") != 0 ||
+	    !isdigit((unsigned char)*p))
 		return 0;
 	while (isdigit((unsigned char)*p)) {
 		v = v * 10 + (*p - '0');
@@ -147,9 +148,9 @@ lw_registry *lw_registry_new(const char *dir, char *errstr, size_t errstr_size)
 		int32_t id;
 		const char *json;
 	} builtin[] = {
-		{LW_SCHEMA_ID_LABRESULT, lw_schema_labresult_json},
-		{LW_SCHEMA_ID_NOTIFICATION, lw_schema_notification_json},
-		{LW_SCHEMA_ID_ALERT, lw_schema_alert_json},
+	    {LW_SCHEMA_ID_LABRESULT, lw_schema_labresult_json},
+	    {LW_SCHEMA_ID_NOTIFICATION, lw_schema_notification_json},
+	    {LW_SCHEMA_ID_ALERT, lw_schema_alert_json},
 	};
 	lw_registry *r = lw_xcalloc(1, sizeof *r);
 	if (dir && *dir && load_dir(r, dir, errstr, errstr_size))

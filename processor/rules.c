@@ -18,9 +18,9 @@
 #define REF_NONE (-1)
 #define REF_WAIT (-2)
 
-static const char *const rule_names[] = {
-	"RESULT_MISMATCH", "STALE_VERSION", "WRONG_RECIPIENT", "FANOUT",
-	"RECORD_MISMATCH"};
+static const char *const rule_names[] = {"RESULT_MISMATCH", "STALE_VERSION",
+					 "WRONG_RECIPIENT", "FANOUT",
+					 "RECORD_MISMATCH"};
 static const char *const severity_names[] = {"CRITICAL", "HIGH", "WARNING",
 					     "INFO"};
 
@@ -119,8 +119,8 @@ static void add_member(lw_incident_list *l, lw_incident *inc,
 {
 	if (l->nmembers == l->mcap) {
 		l->mcap = l->mcap ? l->mcap * 2 : 64;
-		l->members = lw_xrealloc(l->members,
-					 l->mcap * sizeof *l->members);
+		l->members =
+		    lw_xrealloc(l->members, l->mcap * sizeof *l->members);
 	}
 	l->members[l->nmembers++] = i;
 	inc->nmembers++;
@@ -141,19 +141,18 @@ static void finish(lw_incident_list *l, lw_incident *inc, const lw_specimen *s)
 	uint32_t d = 0;
 	if (inc->nmembers > l->scap) {
 		l->scap = inc->nmembers + 64;
-		l->scratch = lw_xrealloc(l->scratch,
-					 l->scap * sizeof *l->scratch);
+		l->scratch =
+		    lw_xrealloc(l->scratch, l->scap * sizeof *l->scratch);
 	}
 	for (uint32_t k = 0; k < inc->nmembers; k++)
 		l->scratch[k] =
-			s->notifs[l->members[inc->first_member + k]].recipient;
+		    s->notifs[l->members[inc->first_member + k]].recipient;
 	qsort(l->scratch, inc->nmembers, sizeof *l->scratch, cmp_u64);
 	for (uint32_t k = 0; k < inc->nmembers; k++)
 		if (k == 0 || l->scratch[k] != l->scratch[k - 1])
 			d++;
 	inc->recipients = d;
-	if (inc->ref >= 0 &&
-	    s->results[inc->ref].recorded_at > inc->event_time)
+	if (inc->ref >= 0 && s->results[inc->ref].recorded_at > inc->event_time)
 		inc->event_time = s->results[inc->ref].recorded_at;
 }
 
@@ -175,7 +174,8 @@ static void rule_result_mismatch(const lw_specimen *s, const lw_codes *codes,
 		    n->stated_code == LW_CODE_OVERFLOW)
 			continue;
 		ref = &s->results[l->refs[i]];
-		if (ref->code == n->stated_code || ref->code == LW_CODE_OVERFLOW)
+		if (ref->code == n->stated_code ||
+		    ref->code == LW_CODE_OVERFLOW)
 			continue;
 		for (size_t k = first; k < l->n && !found; k++) {
 			const lw_incident *inc = &l->v[k];
@@ -185,12 +185,11 @@ static void rule_result_mismatch(const lw_specimen *s, const lw_codes *codes,
 		}
 		if (!found) {
 			lw_incident *inc = new_incident(
-				l, LW_RULE_RESULT_MISMATCH,
-				lw_codes_polarity(codes, ref->code) > 0 &&
-						lw_codes_polarity(
-							codes, n->stated_code) < 0
-					? LW_SEV_CRITICAL
-					: LW_SEV_HIGH);
+			    l, LW_RULE_RESULT_MISMATCH,
+			    lw_codes_polarity(codes, ref->code) > 0 &&
+				    lw_codes_polarity(codes, n->stated_code) < 0
+				? LW_SEV_CRITICAL
+				: LW_SEV_HIGH);
 			inc->ref = l->refs[i];
 			inc->stated_code = n->stated_code;
 		}
@@ -225,8 +224,8 @@ static void rule_stale_version(const lw_specimen *s, lw_incident_list *l)
 			found = s->results[l->v[k].ref].version == refv &&
 				l->v[k].stated_version == n->stated_version;
 		if (!found) {
-			lw_incident *inc = new_incident(
-				l, LW_RULE_STALE_VERSION, LW_SEV_HIGH);
+			lw_incident *inc =
+			    new_incident(l, LW_RULE_STALE_VERSION, LW_SEV_HIGH);
 			inc->ref = l->refs[i];
 			inc->stated_version = n->stated_version;
 		}
@@ -237,7 +236,8 @@ static void rule_stale_version(const lw_specimen *s, lw_incident_list *l)
 		inc->first_member = (uint32_t)l->nmembers;
 		for (uint32_t i = 0; i < s->nnotifs; i++)
 			if (judged(l, i) &&
-			    s->notifs[i].stated_version == inc->stated_version &&
+			    s->notifs[i].stated_version ==
+				inc->stated_version &&
 			    s->results[l->refs[i]].version == refv)
 				add_member(l, inc, s, i);
 		finish(l, inc, s);
@@ -345,8 +345,8 @@ void lw_incident_alert_id(const lw_specimen *s, const lw_incident *inc,
 	switch (inc->rule) {
 	case LW_RULE_RESULT_MISMATCH:
 		lw_hasher_add_i64(&h, s->results[inc->ref].version);
-		lw_hasher_add_str(&h,
-				  lw_codes_name(codes, s->results[inc->ref].code));
+		lw_hasher_add_str(
+		    &h, lw_codes_name(codes, s->results[inc->ref].code));
 		lw_hasher_add_str(&h, lw_codes_name(codes, inc->stated_code));
 		break;
 	case LW_RULE_STALE_VERSION:
@@ -359,6 +359,7 @@ void lw_incident_alert_id(const lw_specimen *s, const lw_incident *inc,
 	lw_hasher_hex128(&h, out);
 	*key = 0;
 	for (int i = 16; i < 32; i++)
-		*key = (*key << 4) |
-		       (uint64_t)(out[i] <= '9' ? out[i] - '0' : out[i] - 'a' + 10);
+		*key =
+		    (*key << 4) | (uint64_t)(out[i] <= '9' ? out[i] - '0'
+							   : out[i] - 'a' + 10);
 }

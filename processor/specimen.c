@@ -36,8 +36,8 @@ static void add_contact(lw_specimen *s, uint64_t h)
 	if (lw_specimen_has_contact(s, h) ||
 	    s->ncontacts >= LW_SPECIMEN_MAX_CONTACTS)
 		return;
-	s->contacts = lw_xrealloc(s->contacts,
-				  (s->ncontacts + 1) * sizeof *s->contacts);
+	s->contacts =
+	    lw_xrealloc(s->contacts, (s->ncontacts + 1) * sizeof *s->contacts);
 	s->contacts[s->ncontacts++] = h;
 	s->bytes += sizeof h;
 }
@@ -53,8 +53,8 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 		s->dropped_events++;
 		return -1;
 	}
-	s->results = lw_xrealloc(s->results,
-				 (s->nresults + 1) * sizeof *s->results);
+	s->results =
+	    lw_xrealloc(s->results, (s->nresults + 1) * sizeof *s->results);
 	r = &s->results[s->nresults++];
 	r->event_id = lw_xstrndup(ev->event_id.p, ev->event_id.len);
 	r->recorded_at = ev->recorded_at;
@@ -67,7 +67,7 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	s->bytes += (uint32_t)(sizeof *r + ev->event_id.len + 1);
 	if (!s->patient_key) {
 		s->patient_key =
-			lw_xstrndup(ev->patient_key.p, ev->patient_key.len);
+		    lw_xstrndup(ev->patient_key.p, ev->patient_key.len);
 		s->bytes += ev->patient_key.len + 1;
 	}
 	for (uint32_t i = 0; i < ev->n_contact_keys; i++)
@@ -91,11 +91,11 @@ int lw_specimen_add_notification(lw_specimen *s,
 		s->dropped_events++;
 		return -1;
 	}
-	s->notifs = lw_xrealloc(s->notifs,
-				(s->nnotifs + 1) * sizeof *s->notifs);
+	s->notifs =
+	    lw_xrealloc(s->notifs, (s->nnotifs + 1) * sizeof *s->notifs);
 	n = &s->notifs[s->nnotifs++];
 	n->notification_id =
-		lw_xstrndup(ev->notification_id.p, ev->notification_id.len);
+	    lw_xstrndup(ev->notification_id.p, ev->notification_id.len);
 	n->batch_id = dup_or_null(ev->batch_id);
 	n->intended = NULL;
 	if (ev->intended_specimen_id.p && ev->intended_specimen_id.len &&
@@ -103,13 +103,13 @@ int lw_specimen_add_notification(lw_specimen *s,
 	      memcmp(ev->intended_specimen_id.p, ev->specimen_id.p,
 		     ev->specimen_id.len) == 0))
 		n->intended = dup_or_null(ev->intended_specimen_id);
-	n->recipient = lw_specimen_key_hash(ev->recipient_key.p,
-					    ev->recipient_key.len);
+	n->recipient =
+	    lw_specimen_key_hash(ev->recipient_key.p, ev->recipient_key.len);
 	n->sent_at = ev->sent_at;
 	n->offset = offset;
 	n->partition = partition;
-	n->stated_version = ev->has_result_version ? ev->result_version
-						   : LW_NO_VERSION;
+	n->stated_version =
+	    ev->has_result_version ? ev->result_version : LW_NO_VERSION;
 	n->stated_code = stated_code;
 	n->channel = (uint8_t)ev->channel;
 	s->bytes += (uint32_t)(sizeof *n + ev->notification_id.len + 1);
@@ -143,8 +143,8 @@ void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t revision,
 {
 	lw_emitted *e = lw_specimen_find_emitted(s, key);
 	if (!e) {
-		s->emitted = lw_xrealloc(s->emitted,
-					 (s->nemitted + 1) * sizeof *s->emitted);
+		s->emitted = lw_xrealloc(s->emitted, (s->nemitted + 1) *
+							 sizeof *s->emitted);
 		e = &s->emitted[s->nemitted++];
 		e->key = key;
 		s->bytes += sizeof *e;

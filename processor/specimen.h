@@ -19,9 +19,9 @@
 
 #include "event.h"
 
-#define LW_NO_VERSION INT32_MIN
-#define LW_SPECIMEN_MAX_NOTIFS 4096
-#define LW_SPECIMEN_MAX_RESULTS 64
+#define LW_NO_VERSION		 INT32_MIN
+#define LW_SPECIMEN_MAX_NOTIFS	 4096
+#define LW_SPECIMEN_MAX_RESULTS	 64
 #define LW_SPECIMEN_MAX_CONTACTS 256
 
 typedef struct lw_result_rec {
@@ -37,8 +37,8 @@ typedef struct lw_result_rec {
 
 typedef struct lw_notif_rec {
 	char *notification_id;
-	char *batch_id; /* NULL when null */
-	char *intended; /* NULL unless it names another specimen */
+	char *batch_id;	    /* NULL when null */
+	char *intended;	    /* NULL unless it names another specimen */
 	uint64_t recipient; /* hash of recipient_key */
 	int64_t sent_at;
 	int64_t offset;
@@ -66,7 +66,8 @@ typedef struct lw_specimen {
 	uint32_t nresults, nnotifs, ncontacts, nemitted;
 	uint32_t dropped_events;
 	uint32_t bytes; /* heap bytes owned, kept up to date by the adders */
-	int64_t last_event_ms; /* newest event time seen */
+	uint8_t update_pending; /* an incident grew; engine flushes it */
+	int64_t last_event_ms;	/* newest event time seen */
 } lw_specimen;
 
 /* Hash used for recipient and contact keys (stable, see hash.h). */

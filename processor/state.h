@@ -19,9 +19,9 @@
 #include "specimen.h"
 
 typedef struct lw_state_config {
-	uint64_t max_specimens;	  /* 0 = no cap */
-	uint64_t max_bytes;	  /* 0 = no cap */
-	int64_t ttl_ms;		  /* 0 = never expire */
+	uint64_t max_specimens;	     /* 0 = no cap */
+	uint64_t max_bytes;	     /* 0 = no cap */
+	int64_t ttl_ms;		     /* 0 = never expire */
 	uint64_t expected_specimens; /* pre-sizes the table */
 } lw_state_config;
 
