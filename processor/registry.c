@@ -196,6 +196,9 @@ size_t lw_registry_count(const lw_registry *r)
 
 const char *lw_default_registry_dir(void)
 {
+	const char *env = getenv("LABWATCH_SCHEMA_DIR");
+	if (env && *env)
+		return env;
 #ifdef LW_SCHEMA_DIR
 	DIR *d = opendir(LW_SCHEMA_DIR);
 	if (d) {

@@ -25,9 +25,9 @@ void lw_registry_destroy(lw_registry *r);
 avro_schema_t lw_registry_get(const lw_registry *r, int32_t id);
 size_t lw_registry_count(const lw_registry *r);
 
-/* The registry directory of the source tree this binary was built from, if
- * it still exists (so a fresh build finds schemas/registry with no
- * configuration), else NULL. */
+/* The default registry directory: $LABWATCH_SCHEMA_DIR if set, else the
+ * schemas/registry of the source tree this binary was built from if it
+ * still exists (so a fresh build needs no configuration), else NULL. */
 const char *lw_default_registry_dir(void);
 
 #endif

@@ -24,6 +24,7 @@ typedef struct node {
 	struct node *hnext;
 	struct node *prev, *next; /* LRU */
 	uint64_t hash;
+	uint32_t id_len;
 	lw_specimen s; /* must stay last-but-one-free: see node_of() */
 } node;
 
@@ -140,7 +141,7 @@ static void grow(lw_state *st)
 static node *lookup(lw_state *st, const char *id, size_t len, uint64_t h)
 {
 	for (node *n = st->buckets[h & (st->nbuckets - 1)]; n; n = n->hnext)
-		if (n->hash == h && strlen(n->s.id) == len &&
+		if (n->hash == h && n->id_len == len &&
 		    memcmp(n->s.id, id, len) == 0)
 			return n;
 	return NULL;
@@ -164,6 +165,7 @@ lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
 		grow(st);
 	n = lw_xcalloc(1, sizeof *n);
 	n->hash = h;
+	n->id_len = (uint32_t)len;
 	lw_specimen_init(&n->s, id, len);
 	n->hnext = st->buckets[h & (st->nbuckets - 1)];
 	st->buckets[h & (st->nbuckets - 1)] = n;
