@@ -42,8 +42,9 @@ static const prop props[] = {
     {"group.id", P_STR, OFF(group_id), 0, 0, "labwatch",
      "consumer group (also passed to librdkafka)"},
     {"schema.registry.dir", P_STR, OFF(registry_dir), 0, 0, "",
-     "directory of <ID>-<name>.avsc writer schemas; empty = the build's "
-     "schemas/registry if present, else the embedded schemas only"},
+     "directory of <ID>-<name>.avsc writer schemas; empty = "
+     "$LABWATCH_SCHEMA_DIR, else the source tree's schemas/registry if "
+     "present, else the embedded schemas only"},
     {"input.max.bytes", P_BYTES, OFF(input_max_bytes), 64, 1 << 30, "256k",
      "input values larger than this are dead-lettered as oversized"},
     {"state.max.specimens", P_INT, OFF(state_max_specimens), 0, BIG, "10000000",
