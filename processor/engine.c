@@ -95,6 +95,13 @@ void lw_engine_destroy(lw_engine *e)
 static void deadletter(lw_engine *e, const lw_msg *m, int idx,
 		       const char *detail, int32_t schema_id, int processed)
 {
+	/* A re-read below the committed offset (state restore) was
+	 * dead-lettered, and acknowledged, before the restart. */
+	if (e->cb.replayed &&
+	    e->cb.replayed(e->cb.opaque, m->topic, m->partition, m->offset)) {
+		e->st.deadletter_suppressed_replay++;
+		return;
+	}
 	e->st.deadletter[idx]++;
 	e->st.deadletter_total++;
 	lw_log_limited(&e->rl_dlq[idx], LW_LOG_WARN,

@@ -69,6 +69,7 @@ typedef struct lw_engine_stats {
 	uint64_t alerts[LW_RULE_COUNT];
 	uint64_t alerts_total;
 	uint64_t alerts_suppressed_replay;
+	uint64_t deadletter_suppressed_replay;
 	int64_t stream_time_ms; /* newest event time seen */
 } lw_engine_stats;
 
