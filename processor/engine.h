@@ -25,8 +25,9 @@
 #include "state.h"
 
 typedef struct lw_msg {
-	int topic; /* LW_TOPIC_RESULTS / LW_TOPIC_NOTIFICATIONS */
-	const char *topic_name;
+	int topic;		/* LW_TOPIC_RESULTS / LW_TOPIC_NOTIFICATIONS */
+	const char *topic_name; /* must outlive the engine (kept for deferred
+				   updates); key and value need not */
 	int32_t partition;
 	int64_t offset;
 	int64_t timestamp_ms; /* Kafka message timestamp, -1 if none */

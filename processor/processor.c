@@ -262,14 +262,22 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static void on_alert(void *opaque, const lw_alert *a, const lw_msg *cause)
 {
 	lw_processor *p = opaque;
-	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
 	lw_hold *h;
 	rd_kafka_resp_err_t err;
+	char txt[320];
 	lw_buf_reset(&p->out);
 	lw_alert_encode_avro(a, LW_SCHEMA_ID_ALERT, p->topic_names, &p->out);
 	rd_kafka_header_add(hdrs, "lw.rule", -1, lw_rule_name(a->rule), -1);
 	rd_kafka_header_add(hdrs, "lw.severity", -1,
 			    lw_severity_name(a->severity), -1);
+	/* The event whose arrival raised this message, and its Kafka
+	 * timestamp: pipeline latency is the alert's timestamp minus it. */
+	snprintf(txt, sizeof txt, "%s/%d@%lld", cause->topic_name,
+		 (int)cause->partition, (long long)cause->offset);
+	rd_kafka_header_add(hdrs, "lw.cause", -1, txt, -1);
+	snprintf(txt, sizeof txt, "%lld", (long long)cause->timestamp_ms);
+	rd_kafka_header_add(hdrs, "lw.cause.timestamp", -1, txt, -1);
 	h = lw_progress_hold(p->pg, cause->topic, cause->partition,
 			     cause->offset);
 	err = produce(p, p->cfg->topic_alerts, a->alert_id, 32, p->out.data,
@@ -656,7 +664,9 @@ static void handle_message(lw_processor *p, rd_kafka_message_t *rkm)
 	m.topic = topic_index(p, tname);
 	if (m.topic < 0)
 		return;
-	m.topic_name = tname;
+	/* our own copy of the name: a deferred update keeps this lw_msg
+	 * after the message (and maybe its topic handle) is gone */
+	m.topic_name = p->topic_names[m.topic];
 	m.partition = rkm->partition;
 	m.offset = rkm->offset;
 	m.timestamp_ms = rd_kafka_message_timestamp(rkm, &tstype);
