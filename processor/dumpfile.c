@@ -173,8 +173,7 @@ int lw_dump_read(lw_dump_reader *d, lw_dump_record *r, char *errstr,
 	if (rc < 0)
 		goto truncated;
 	tlen = (size_t)get_be(b2, 2);
-	if (read_field(d->f, &d->topic, &d->topic_cap,
-		       tlen))
+	if (read_field(d->f, &d->topic, &d->topic_cap, tlen))
 		goto truncated;
 	if (read_exact(d->f, hdr, sizeof hdr) != 1)
 		goto truncated;
@@ -185,8 +184,7 @@ int lw_dump_read(lw_dump_reader *d, lw_dump_record *r, char *errstr,
 			 (unsigned long long)d->records, (int)klen);
 		return -1;
 	}
-	if (klen >= 0 &&
-	    read_field(d->f, &d->key, &d->key_cap, (size_t)klen))
+	if (klen >= 0 && read_field(d->f, &d->key, &d->key_cap, (size_t)klen))
 		goto truncated;
 	if (read_exact(d->f, b4, 4) != 1)
 		goto truncated;

@@ -54,6 +54,7 @@
 
 /* ---- the evolved writer schemas (identical to schemas/registry/) ---- */
 
+/* clang-format off */
 const char lw_traffic_schema_labresult_evolved_json[] =
 	"{\n"
 	"  \"type\": \"record\",\n"
@@ -96,47 +97,51 @@ const char lw_traffic_schema_notification_evolved_json[] =
 	"  ]\n"
 	"}\n";
 
+/* clang-format on */
+
 /* ---- tunables that are not worth a config field ---- */
 
-#define MIN_MS (60 * 1000LL)
-#define HOUR_MS (60 * MIN_MS)
-#define NO_CONTACT_SHARE 0.10  /* patients with no registered contact */
-#define PRELIM_SHARE 0.30      /* results preceded by a PRELIMINARY */
-#define RETEST_SHARE 0.30      /* ... of which say retest_pending */
-#define CORRECTION_SHARE 0.03  /* clean specimens corrected after notify */
-#define PORTAL_SHARE 0.20      /* "your result is ready": no code/version */
-#define CODE_ONLY_SHARE 0.05   /* a code but no version */
-#define DUP_SHARE 0.03         /* notifications delivered twice */
+#define MIN_MS		   (60 * 1000LL)
+#define HOUR_MS		   (60 * MIN_MS)
+#define NO_CONTACT_SHARE   0.10 /* patients with no registered contact */
+#define PRELIM_SHARE	   0.30 /* results preceded by a PRELIMINARY */
+#define RETEST_SHARE	   0.30 /* ... of which say retest_pending */
+#define CORRECTION_SHARE   0.03 /* clean specimens corrected after notify */
+#define PORTAL_SHARE	   0.20 /* "your result is ready": no code/version */
+#define CODE_ONLY_SHARE	   0.05 /* a code but no version */
+#define DUP_SHARE	   0.03 /* notifications delivered twice */
 #define KEY_MISMATCH_SHARE 0.005
-#define NULL_VARIANT_SHARE 0.30 /* wrong_recipient stating no code */
-#define ORPHAN_SERIAL 800000000ULL /* bad messages' specimens: SP9xxxxxxxx */
-#define MAX_SPECIMENS 700000000ULL
-#define SLOT_NONCONTACT 8      /* recipient slots 8, 9: unregistered keys */
-#define SLOT_STRANGER 16       /* wrong_recipient's non-contact */
-#define MAX_RESULTS 3
-#define CODE_MAX 16
-#define KEY_BUF 36 /* "pk_"/"rk_" + 32 hex + NUL */
-#define ID_BUF 12  /* "SP" + 9 digits + NUL */
+#define NULL_VARIANT_SHARE 0.30		/* wrong_recipient stating no code */
+#define ORPHAN_SERIAL	   800000000ULL /* bad messages' specimens: SP9xxxxxxxx */
+#define MAX_SPECIMENS	   700000000ULL
+#define SLOT_NONCONTACT	   8  /* recipient slots 8, 9: unregistered keys */
+#define SLOT_STRANGER	   16 /* wrong_recipient's non-contact */
+#define MAX_RESULTS	   3
+#define CODE_MAX	   16
+#define KEY_BUF		   36 /* "pk_"/"rk_" + 32 hex + NUL */
+#define ID_BUF		   12 /* "SP" + 9 digits + NUL */
 
 /* ---- names ---- */
 
 static const char *const fault_names[LW_TRAFFIC_FAULT_COUNT] = {
-	"pos_told_neg", "neg_told_pos", "stale_same_code", "stale_wrong_code",
-	"wrong_recipient", "batch_fanout", "record_mismatch_single",
+    "pos_told_neg",	      "neg_told_pos",	 "stale_same_code",
+    "stale_wrong_code",	      "wrong_recipient", "batch_fanout",
+    "record_mismatch_single",
 };
 static const char *const dlq_names[LW_TRAFFIC_DLQ_COUNT] = {
-	"bad_magic", "unknown_schema", "malformed_avro", "empty_specimen_id",
-	"oversized", "empty_value", "missing_key",
+    "bad_magic", "unknown_schema", "malformed_avro", "empty_specimen_id",
+    "oversized", "empty_value",	   "missing_key",
 };
 /* relative weights of the bad kinds; oversized is rare because each one is
  * 300 kB and would otherwise dominate dump files and broker storage */
 static const int dlq_weight[LW_TRAFFIC_DLQ_COUNT] = {18, 18, 20, 14, 2, 12, 16};
 static const char *const rule_names[LW_TRAFFIC_RULE_COUNT] = {
-	"RESULT_MISMATCH", "STALE_VERSION", "WRONG_RECIPIENT", "FANOUT",
-	"RECORD_MISMATCH",
+    "RESULT_MISMATCH", "STALE_VERSION",	  "WRONG_RECIPIENT",
+    "FANOUT",	       "RECORD_MISMATCH",
 };
 static const char *const severity_names[LW_TRAFFIC_SEV_COUNT] = {
-	"CRITICAL", "HIGH",
+    "CRITICAL",
+    "HIGH",
 };
 
 const char *lw_traffic_fault_name(lw_traffic_fault f)
@@ -247,12 +252,22 @@ static uint64_t mix(uint64_t seed, uint64_t dom, uint64_t a, uint64_t b)
 
 enum { ST_PRELIMINARY, ST_FINAL, ST_CORRECTED, ST_COUNT };
 static const char *const status_sym[ST_COUNT] = {
-	"PRELIMINARY", "FINAL", "CORRECTED",
+    "PRELIMINARY",
+    "FINAL",
+    "CORRECTED",
 };
-enum { CH_EMAIL, CH_SMS, CH_PORTAL, CH_LETTER, CH_PHONE, CH_FAX, CH_HANDOVER,
-       CH_COUNT };
+enum {
+	CH_EMAIL,
+	CH_SMS,
+	CH_PORTAL,
+	CH_LETTER,
+	CH_PHONE,
+	CH_FAX,
+	CH_HANDOVER,
+	CH_COUNT
+};
 static const char *const channel_sym[CH_COUNT] = {
-	"EMAIL", "SMS", "PORTAL", "LETTER", "PHONE", "FAX", "HANDOVER",
+    "EMAIL", "SMS", "PORTAL", "LETTER", "PHONE", "FAX", "HANDOVER",
 };
 
 enum { ROLE_CLEAN, ROLE_FAULT, ROLE_TARGET };
@@ -262,9 +277,9 @@ enum { INT_NULL, INT_SELF, INT_EMPTY, INT_OTHER };
 static const struct test_def {
 	const char *code, *loinc, *method;
 } tests[] = {
-	{"SARS2-PCR", "94500-6", "RT-PCR"}, {"FLUAB-PCR", "92142-9", "RT-PCR"},
-	{"RSV-PCR", "92131-2", "RT-PCR"},   {"HIV-AGAB", "75622-1", "CMIA"},
-	{"HCV-AB", "13955-0", "CMIA"},      {"CT-NG-NAAT", "43304-5", "NAAT"},
+    {"SARS2-PCR", "94500-6", "RT-PCR"}, {"FLUAB-PCR", "92142-9", "RT-PCR"},
+    {"RSV-PCR", "92131-2", "RT-PCR"},	{"HIV-AGAB", "75622-1", "CMIA"},
+    {"HCV-AB", "13955-0", "CMIA"},	{"CT-NG-NAAT", "43304-5", "NAAT"},
 };
 #define NTESTS (sizeof tests / sizeof tests[0])
 static const char *const lab_sites[] = {"LAB-TKY-01", "LAB-TKY-02",
@@ -272,9 +287,9 @@ static const char *const lab_sites[] = {"LAB-TKY-01", "LAB-TKY-02",
 static const char *const coded_values[] = {"A1", "A2", "B1", "C3"};
 static const char *const pos_codes[] = {"POS", "POSITIVE", "DETECTED",
 					"REACTIVE"};
-static const char *const neg_codes[] = {"NEG",	       "NEGATIVE",
+static const char *const neg_codes[] = {"NEG",		"NEGATIVE",
 					"NOT DETECTED", "NOT_DETECTED",
-					"NONREACTIVE",  "NON-REACTIVE"};
+					"NONREACTIVE",	"NON-REACTIVE"};
 static const char *const tlds[] = {"jp", "com", "net", "org"};
 
 /* A recipient key is named by (owner serial, slot) and rendered by hash:
@@ -294,7 +309,7 @@ struct result {
 
 struct notif {
 	int64_t sent_at;
-	uint64_t batch;    /* 0 = null batch_id */
+	uint64_t batch;	   /* 0 = null batch_id */
 	uint64_t intended; /* serial, for INT_OTHER */
 	struct rcpt to;
 	int32_t version;   /* 0 = null */
@@ -308,7 +323,7 @@ enum { EV_RESULT, EV_NOTIF };
 struct event {
 	int64_t emit_ms;
 	uint64_t index; /* produce index, once emitted */
-	uint16_t ref;   /* into res[] or notifs[] */
+	uint16_t ref;	/* into res[] or notifs[] */
 	uint8_t kind;
 	uint8_t dup;
 };
@@ -346,20 +361,57 @@ struct hent {
 /* ---- encoders ---- */
 
 enum field {
-	F_EVENT_ID, F_SPECIMEN_ID, F_PATIENT_KEY, F_TEST_CODE, F_RESULT_CODE,
-	F_VALUE, F_UNIT, F_STATUS, F_RESULT_VERSION, F_RETEST_PENDING,
-	F_CONTACT_KEYS, F_RECORDED_AT, F_SOURCE_SYSTEM, F_LAB_SITE,
-	F_EXTRA_CODES, F_NOTIFICATION_ID, F_INTENDED, F_RECIPIENT_KEY,
-	F_RECIPIENT_HINT, F_CHANNEL, F_BATCH_ID, F_SENT_AT, F_TEMPLATE_ID,
-	F_ATTEMPT, F_COUNT
+	F_EVENT_ID,
+	F_SPECIMEN_ID,
+	F_PATIENT_KEY,
+	F_TEST_CODE,
+	F_RESULT_CODE,
+	F_VALUE,
+	F_UNIT,
+	F_STATUS,
+	F_RESULT_VERSION,
+	F_RETEST_PENDING,
+	F_CONTACT_KEYS,
+	F_RECORDED_AT,
+	F_SOURCE_SYSTEM,
+	F_LAB_SITE,
+	F_EXTRA_CODES,
+	F_NOTIFICATION_ID,
+	F_INTENDED,
+	F_RECIPIENT_KEY,
+	F_RECIPIENT_HINT,
+	F_CHANNEL,
+	F_BATCH_ID,
+	F_SENT_AT,
+	F_TEMPLATE_ID,
+	F_ATTEMPT,
+	F_COUNT
 };
 static const char *const field_names[F_COUNT] = {
-	"event_id", "specimen_id", "patient_key", "test_code", "result_code",
-	"value", "unit", "status", "result_version", "retest_pending",
-	"contact_keys", "recorded_at", "source_system", "lab_site",
-	"extra_codes", "notification_id", "intended_specimen_id",
-	"recipient_key", "recipient_hint", "channel", "batch_id", "sent_at",
-	"template_id", "attempt",
+    "event_id",
+    "specimen_id",
+    "patient_key",
+    "test_code",
+    "result_code",
+    "value",
+    "unit",
+    "status",
+    "result_version",
+    "retest_pending",
+    "contact_keys",
+    "recorded_at",
+    "source_system",
+    "lab_site",
+    "extra_codes",
+    "notification_id",
+    "intended_specimen_id",
+    "recipient_key",
+    "recipient_hint",
+    "channel",
+    "batch_id",
+    "sent_at",
+    "template_id",
+    "attempt",
 };
 
 enum { W_RESULT, W_NOTIF, W_RESULT_EVOLVED, W_NOTIF_EVOLVED, W_COUNT };
@@ -415,9 +467,9 @@ static void avro_fail(const char *what)
 	fprintf(stderr, "traffic: %s: %s\n", what, avro_strerror());
 	abort();
 }
-#define AVRO_OK(call)                   \
-	do {                            \
-		if ((call) != 0)        \
+#define AVRO_OK(call)                     \
+	do {                              \
+		if ((call) != 0)          \
 			avro_fail(#call); \
 	} while (0)
 
@@ -444,8 +496,8 @@ static int wschema_init(struct wschema *w, int32_t id, const char *json,
 	/* every field of the writer must be one we know how to fill */
 	nf = avro_schema_record_size(w->schema);
 	for (size_t i = 0; i < nf; i++) {
-		const char *name = avro_schema_record_field_name(w->schema,
-								 (int)i);
+		const char *name =
+		    avro_schema_record_field_name(w->schema, (int)i);
 		int known = 0;
 		for (int f = 0; f < F_COUNT; f++)
 			known |= !strcmp(name, field_names[f]);
@@ -489,9 +541,9 @@ static int wschema_init(struct wschema *w, int32_t id, const char *json,
 	}
 	es = avro_schema_record_field_get_by_index(w->schema, w->fidx[enum_f]);
 	for (int i = 0; i < nsyms; i++) {
-		w->enum_map[i] = is_avro_enum(es) ?
-					 avro_schema_enum_get_by_name(es, syms[i]) :
-					 -1;
+		w->enum_map[i] = is_avro_enum(es)
+				     ? avro_schema_enum_get_by_name(es, syms[i])
+				     : -1;
 		if (w->enum_map[i] < 0) {
 			snprintf(errstr, errstr_size,
 				 "writer schema %d: no symbol %s", (int)id,
@@ -517,8 +569,8 @@ static avro_value_t *fld(struct wschema *w, enum field f, avro_value_t *out)
 {
 	if (w->fidx[f] < 0)
 		return NULL;
-	AVRO_OK(avro_value_get_by_index(&w->rec, (size_t)w->fidx[f], out,
-					NULL));
+	AVRO_OK(
+	    avro_value_get_by_index(&w->rec, (size_t)w->fidx[f], out, NULL));
 	return out;
 }
 
@@ -566,7 +618,7 @@ static int set_union(struct wschema *w, enum field f, int present,
 	if (!fld(w, f, &v))
 		return 0;
 	AVRO_OK(avro_value_set_branch(
-		&v, present ? w->val_branch[f] : w->null_branch[f], branch));
+	    &v, present ? w->val_branch[f] : w->null_branch[f], branch));
 	if (!present)
 		AVRO_OK(avro_value_set_null(branch));
 	return present;
@@ -579,8 +631,7 @@ static void set_opt_str(struct wschema *w, enum field f, const char *s)
 		AVRO_OK(avro_value_set_string(&b, s));
 }
 
-static void set_opt_int(struct wschema *w, enum field f, int present,
-			int32_t x)
+static void set_opt_int(struct wschema *w, enum field f, int present, int32_t x)
 {
 	avro_value_t b;
 	if (set_union(w, f, present, &b))
@@ -645,8 +696,9 @@ static void render_uuid(const lw_traffic *t, char out[37], uint64_t dom,
 {
 	uint64_t hi = mix(t->cfg.seed, dom, owner, n);
 	uint64_t lo = mix(t->cfg.seed ^ 0x2545f4914f6cdd1dULL, dom, owner, n);
-	snprintf(out, 37, "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64
-			  "-%" PRIx64 "%03" PRIx64 "-%012" PRIx64,
+	snprintf(out, 37,
+		 "%08" PRIx64 "-%04" PRIx64 "-4%03" PRIx64 "-%" PRIx64
+		 "%03" PRIx64 "-%012" PRIx64,
 		 hi >> 32, (hi >> 16) & 0xffff, hi & 0xfff,
 		 8 | ((lo >> 62) & 3), (lo >> 48) & 0xfff,
 		 lo & (uint64_t)0xffffffffffffULL);
@@ -654,7 +706,8 @@ static void render_uuid(const lw_traffic *t, char out[37], uint64_t dom,
 
 static void render_id(char out[ID_BUF], uint64_t serial)
 {
-	snprintf(out, ID_BUF, "SP%09" PRIu64, (100000000 + serial) % 1000000000);
+	snprintf(out, ID_BUF, "SP%09" PRIu64,
+		 (100000000 + serial) % 1000000000);
 }
 
 /* Masked hint for humans; never a realistic full address. */
@@ -665,7 +718,8 @@ static const char *render_hint(const lw_traffic *t, char out[32],
 	unsigned d = (unsigned)(h % 100);
 	switch (n->channel) {
 	case CH_EMAIL:
-		snprintf(out, 32, "%c%c***@%c***.%s", 'a' + (int)((h >> 8) % 26),
+		snprintf(out, 32, "%c%c***@%c***.%s",
+			 'a' + (int)((h >> 8) % 26),
 			 'a' + (int)((h >> 16) % 26),
 			 'a' + (int)((h >> 24) % 26), tlds[(h >> 32) % 4]);
 		return out;
@@ -851,7 +905,15 @@ static void judge(const struct spec *s, const struct notif *n,
 		  const uint8_t *res_seen, int contacts, struct nflags *f)
 {
 	const struct result *ref = ref_of(s, res_seen, n->sent_at);
+	int maxv = 0;
 	f->rm = f->rm_crit = f->st = 0;
+	/* a notification stating a version newer than any result seen waits
+	 * for it (rules.h) */
+	for (int i = 0; i < s->nres; i++)
+		if (res_seen[i] && s->res[i].version > maxv)
+			maxv = s->res[i].version;
+	if (n->version && n->version > maxv)
+		ref = NULL;
 	if (ref && n->has_code && !code_eq(n->code, ref->code)) {
 		f->rm = 1;
 		f->rm_crit = is_pos(ref->code) && is_neg(n->code);
@@ -917,14 +979,15 @@ static int eval_spec(lw_traffic *t, struct spec *s)
 			if (!nf[k].seen)
 				continue;
 			/* a result can change ref() and the contacts of every
-			 * notification; recomputing all is cheap at this size */
+			 * notification; recomputing all is cheap at this size
+			 */
 			judge(s, n, res_seen, contacts, &nf[k]);
 			if (nf[k].rm) {
 				n_rm++;
 				cur[LW_TRAFFIC_RULE_RESULT_MISMATCH] = 1;
 				if (nf[k].rm_crit)
 					csev[LW_TRAFFIC_RULE_RESULT_MISMATCH] =
-						LW_TRAFFIC_SEV_CRITICAL;
+					    LW_TRAFFIC_SEV_CRITICAL;
 			}
 			if (nf[k].st) {
 				n_st++;
@@ -934,13 +997,14 @@ static int eval_spec(lw_traffic *t, struct spec *s)
 				cur[LW_TRAFFIC_RULE_WRONG_RECIPIENT] = 1;
 				if (n->has_code)
 					csev[LW_TRAFFIC_RULE_WRONG_RECIPIENT] =
-						LW_TRAFFIC_SEV_CRITICAL;
+					    LW_TRAFFIC_SEV_CRITICAL;
 			}
 			if (n->intended_kind == INT_OTHER)
 				cur[LW_TRAFFIC_RULE_RECORD_MISMATCH] = 1;
 		}
+		/* FANOUT needs a result: its threshold is the contacts */
 		cur[LW_TRAFFIC_RULE_FANOUT] =
-			ndistinct > (contacts ? contacts : 2);
+		    have_res && ndistinct > (contacts ? contacts : 2);
 		if (n_rm > 1 || n_st > 1)
 			return -1;
 		for (int r = 0; r < LW_TRAFFIC_RULE_COUNT; r++) {
@@ -951,7 +1015,8 @@ static int eval_spec(lw_traffic *t, struct spec *s)
 				in->rule = (uint8_t)r;
 				in->sev = (uint8_t)csev[r];
 				in->trigger = (int16_t)i;
-			} else if (present[r] && (!cur[r] || sev[r] != csev[r])) {
+			} else if (present[r] &&
+				   (!cur[r] || sev[r] != csev[r])) {
 				return -1;
 			}
 		}
@@ -983,7 +1048,7 @@ static void expected_set(const struct spec *s, int exp[])
 		break;
 	case LW_TRAFFIC_FAULT_WRONG_RECIPIENT:
 		exp[LW_TRAFFIC_RULE_WRONG_RECIPIENT] =
-			s->variant ? LW_TRAFFIC_SEV_HIGH : LW_TRAFFIC_SEV_CRITICAL;
+		    s->variant ? LW_TRAFFIC_SEV_HIGH : LW_TRAFFIC_SEV_CRITICAL;
 		break;
 	case LW_TRAFFIC_FAULT_BATCH_FANOUT:
 		exp[LW_TRAFFIC_RULE_FANOUT] = LW_TRAFFIC_SEV_CRITICAL;
@@ -1021,9 +1086,8 @@ static struct spec *spec_new(lw_traffic *t, int role, int min_contacts)
 	s->serial = ++t->next_serial;
 	render_id(s->id, s->serial);
 	s->role = (uint8_t)role;
-	s->ncontacts = (uint8_t)((no_contact && !min_contacts) ?
-					 0 :
-					 rng_range(r, 1, 3));
+	s->ncontacts =
+	    (uint8_t)((no_contact && !min_contacts) ? 0 : rng_range(r, 1, 3));
 	s->test = (uint8_t)rng_range(r, 0, NTESTS - 1);
 	s->next = &t->live;
 	s->prev = t->live.prev;
@@ -1055,13 +1119,14 @@ static struct result *add_result(lw_traffic *t, struct spec *s, int status,
 	r->recorded_at = at;
 	snprintf(r->code, CODE_MAX, "%s", code);
 	if (is_pos(code) || !strcmp(code, "IND")) {
-		/* a Ct value: low means much virus; IND sits near the cut-off */
+		/* a Ct value: low means much virus; IND sits near the cut-off
+		 */
 		double lo = is_pos(code) ? 15.0 : 36.0;
 		double span = is_pos(code) ? 20.0 : 4.0;
 		r->has_value = 1;
-		r->value = (double)(int64_t)((lo + rng_unit(g) * span) * 100.0 +
-					     0.5) /
-			   100.0;
+		r->value =
+		    (double)(int64_t)((lo + rng_unit(g) * span) * 100.0 + 0.5) /
+		    100.0;
 	}
 	return r;
 }
@@ -1107,8 +1172,8 @@ static struct notif *add_notif(lw_traffic *t, struct spec *s, int64_t sent,
 
 	if (s->nnotif == s->notif_cap) {
 		s->notif_cap = s->notif_cap ? 2 * s->notif_cap : 4;
-		s->notifs = lw_xrealloc(s->notifs,
-					(size_t)s->notif_cap * sizeof *n);
+		s->notifs =
+		    lw_xrealloc(s->notifs, (size_t)s->notif_cap * sizeof *n);
 	}
 	n = &s->notifs[s->nnotif++];
 	memset(n, 0, sizeof *n);
@@ -1119,8 +1184,9 @@ static struct notif *add_notif(lw_traffic *t, struct spec *s, int64_t sent,
 	u = rng_range(r, 0, 99);
 	n->attempt = (uint8_t)(u < 90 ? 1 : u < 98 ? 2 : 3);
 	u = rng_range(r, 0, 99);
-	n->intended_kind = (uint8_t)(u < 65 ? INT_NULL :
-				     u < 98 ? INT_SELF : INT_EMPTY);
+	n->intended_kind = (uint8_t)(u < 65   ? INT_NULL
+				     : u < 98 ? INT_SELF
+					      : INT_EMPTY);
 	if (code) {
 		n->has_code = 1;
 		stated_code(r, n->code, code);
@@ -1144,7 +1210,8 @@ static struct rcpt pool_rcpt(lw_traffic *t, const struct spec *s)
 	if (s->ncontacts)
 		to.slot = (uint32_t)rng_range(&t->world, 0, s->ncontacts - 1);
 	else
-		to.slot = SLOT_NONCONTACT + (uint32_t)rng_range(&t->world, 0, 1);
+		to.slot =
+		    SLOT_NONCONTACT + (uint32_t)rng_range(&t->world, 0, 1);
 	return to;
 }
 
@@ -1267,9 +1334,10 @@ static void gen_fault(lw_traffic *t, int64_t t0, int kind)
 		y = gen_target(t, t0);
 		k = 1;
 	}
-	x = spec_new(t, ROLE_FAULT, kind == LW_TRAFFIC_FAULT_POS_TOLD_NEG ||
-					    kind == LW_TRAFFIC_FAULT_NEG_TOLD_POS ||
-					    kind >= LW_TRAFFIC_FAULT_WRONG_RECIPIENT);
+	x = spec_new(t, ROLE_FAULT,
+		     kind == LW_TRAFFIC_FAULT_POS_TOLD_NEG ||
+			 kind == LW_TRAFFIC_FAULT_NEG_TOLD_POS ||
+			 kind >= LW_TRAFFIC_FAULT_WRONG_RECIPIENT);
 	x->fault = (uint8_t)kind;
 	if (y) {
 		x->targets_first = y->serial;
@@ -1282,31 +1350,30 @@ static void gen_fault(lw_traffic *t, int64_t t0, int kind)
 	case LW_TRAFFIC_FAULT_NEG_TOLD_POS: {
 		/* told the opposite of the FINAL, e.g. the preliminary's */
 		int pos = kind == LW_TRAFFIC_FAULT_POS_TOLD_NEG;
-		const char *right = pos ? pick(r, pos_codes, 4, 70) :
-					  pick(r, neg_codes, 6, 70);
-		const char *wrong = pos ? pick(r, neg_codes, 6, 70) :
-					  pick(r, pos_codes, 4, 70);
+		const char *right =
+		    pos ? pick(r, pos_codes, 4, 70) : pick(r, neg_codes, 6, 70);
+		const char *wrong =
+		    pos ? pick(r, neg_codes, 6, 70) : pick(r, pos_codes, 4, 70);
 		fin = gen_results(t, x, t0, right, wrong);
 		if (rng_chance(r, 0.5))
-			add_notif(t, x, fin + notify_delay(r),
-				    pool_rcpt(t, x), right, 1);
-		add_notif(t, x, fin + notify_delay(r), pool_rcpt(t, x),
-			    wrong, rng_chance(r, 0.8) ? 1 : 0);
+			add_notif(t, x, fin + notify_delay(r), pool_rcpt(t, x),
+				  right, 1);
+		add_notif(t, x, fin + notify_delay(r), pool_rcpt(t, x), wrong,
+			  rng_chance(r, 0.8) ? 1 : 0);
 		break;
 	}
 	case LW_TRAFFIC_FAULT_STALE_SAME_CODE:
 	case LW_TRAFFIC_FAULT_STALE_WRONG_CODE: {
 		/* v2 recorded before the send; the sender still used v1 */
 		const char *c1 = pick(r, neg_codes, 6, 70);
-		const char *c2 = kind == LW_TRAFFIC_FAULT_STALE_SAME_CODE ?
-					 c1 :
-					 pick(r, pos_codes, 4, 70);
+		const char *c2 = kind == LW_TRAFFIC_FAULT_STALE_SAME_CODE
+				     ? c1
+				     : pick(r, pos_codes, 4, 70);
 		int64_t rec2;
 		fin = gen_results(t, x, t0, c1, NULL);
 		rec2 = fin + rng_range(r, 30 * MIN_MS, 6 * HOUR_MS);
 		add_result(t, x, ST_CORRECTED, 2, rec2, c2);
-		add_notif(t, x, rec2 + notify_delay(r), pool_rcpt(t, x), c1,
-			    1);
+		add_notif(t, x, rec2 + notify_delay(r), pool_rcpt(t, x), c1, 1);
 		break;
 	}
 	case LW_TRAFFIC_FAULT_WRONG_RECIPIENT: {
@@ -1325,7 +1392,7 @@ static void gen_fault(lw_traffic *t, int64_t t0, int kind)
 			add_notif(t, x, fin + notify_delay(r), to, code, 1);
 		}
 		n = add_notif(t, x, fin + notify_delay(r), stranger,
-				x->variant ? NULL : code, x->variant ? 0 : 1);
+			      x->variant ? NULL : code, x->variant ? 0 : 1);
 		if (x->variant)
 			n->channel = CH_EMAIL;
 		break;
@@ -1377,9 +1444,10 @@ static void build_events(struct spec *s, int late)
 	}
 	s->nev = 0;
 	for (int i = 0; i < s->nres; i++)
-		s->ev[s->nev++] = (struct event){.emit_ms = s->res[i].recorded_at,
-						 .ref = (uint16_t)i,
-						 .kind = EV_RESULT};
+		s->ev[s->nev++] =
+		    (struct event){.emit_ms = s->res[i].recorded_at,
+				   .ref = (uint16_t)i,
+				   .kind = EV_RESULT};
 	for (int i = 0; i < s->nnotif; i++) {
 		const struct notif *no = &s->notifs[i];
 		s->ev[s->nev++] = (struct event){.emit_ms = no->sent_at,
@@ -1387,10 +1455,10 @@ static void build_events(struct spec *s, int late)
 						 .kind = EV_NOTIF};
 		if (no->dup_after)
 			s->ev[s->nev++] = (struct event){
-				.emit_ms = no->sent_at + no->dup_after,
-				.ref = (uint16_t)i,
-				.kind = EV_NOTIF,
-				.dup = 1};
+			    .emit_ms = no->sent_at + no->dup_after,
+			    .ref = (uint16_t)i,
+			    .kind = EV_NOTIF,
+			    .dup = 1};
 	}
 	/* stable insertion sort: ties keep creation order */
 	for (int i = 1; i < s->nev; i++) {
@@ -1498,7 +1566,7 @@ static int spec_commit(lw_traffic *t, struct spec *s)
 	}
 	late = rng_chance(r, t->cfg.late_share) && s->nnotif && !code_only;
 	/* clean results come right after the first notification; a fault's
-	 * may come after several (e.g. FANOUT before any contact is known),
+	 * may come after several (FANOUT then waits for the contacts),
 	 * as long as the replay shows no incident that comes and goes */
 	if (late && s->role == ROLE_FAULT)
 		late = (int)rng_range(r, 1, s->nnotif < 8 ? s->nnotif : 8);
@@ -1534,13 +1602,13 @@ static int deliver(lw_traffic *t, const char *topic, const char *key,
 		   const void *value, size_t len, int64_t ts)
 {
 	lw_traffic_msg m = {
-		.topic = topic,
-		.key = key,
-		.key_len = key ? strlen(key) : 0,
-		.value = value,
-		.value_len = len,
-		.timestamp_ms = ts,
-		.index = t->next_index++,
+	    .topic = topic,
+	    .key = key,
+	    .key_len = key ? strlen(key) : 0,
+	    .value = value,
+	    .value_len = len,
+	    .timestamp_ms = ts,
+	    .index = t->next_index++,
 	};
 	t->st.messages++;
 	if (topic == t->cfg.results_topic)
@@ -1555,7 +1623,7 @@ static int deliver(lw_traffic *t, const char *topic, const char *key,
 }
 
 static void truth_printf(lw_traffic *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void truth_printf(lw_traffic *t, const char *fmt, ...)
 {
@@ -1589,10 +1657,10 @@ static int emit_bad(lw_traffic *t, int clean_prev, const char *prev_topic,
 		    int64_t ts)
 {
 	int kind = pick_bad(t, clean_prev);
-	int to_results = kind == LW_TRAFFIC_DLQ_OVERSIZED ||
-			 rng_chance(&t->wire, 0.5);
-	const char *topic = to_results ? t->cfg.results_topic :
-					 t->cfg.notifications_topic;
+	int to_results =
+	    kind == LW_TRAFFIC_DLQ_OVERSIZED || rng_chance(&t->wire, 0.5);
+	const char *topic =
+	    to_results ? t->cfg.results_topic : t->cfg.notifications_topic;
 	struct spec o;
 	struct notif on;
 	char key[ID_BUF];
@@ -1605,10 +1673,14 @@ static int emit_bad(lw_traffic *t, int clean_prev, const char *prev_topic,
 	snprintf(key, sizeof key, "%s", o.id);
 	o.ncontacts = 1;
 	o.nres = 1;
-	o.res[0] = (struct result){.recorded_at = ts, .version = 1,
-				   .status = ST_FINAL, .code = "NEG"};
-	on = (struct notif){.sent_at = ts, .to = {o.serial, 0}, .version = 1,
-			    .channel = CH_EMAIL, .attempt = 1, .has_code = 1,
+	o.res[0] = (struct result){
+	    .recorded_at = ts, .version = 1, .status = ST_FINAL, .code = "NEG"};
+	on = (struct notif){.sent_at = ts,
+			    .to = {o.serial, 0},
+			    .version = 1,
+			    .channel = CH_EMAIL,
+			    .attempt = 1,
+			    .has_code = 1,
 			    .code = "NEG"};
 	o.notifs = &on;
 	o.nnotif = 1;
@@ -1623,7 +1695,8 @@ static int emit_bad(lw_traffic *t, int clean_prev, const char *prev_topic,
 		break;
 	case LW_TRAFFIC_DLQ_OVERSIZED:
 		if (!t->oversized) {
-			t->oversized = lw_xmalloc(LW_TRAFFIC_OVERSIZED_BYTES + 1);
+			t->oversized =
+			    lw_xmalloc(LW_TRAFFIC_OVERSIZED_BYTES + 1);
 			memset(t->oversized, 'X', LW_TRAFFIC_OVERSIZED_BYTES);
 			memcpy(t->oversized, "LIS-A/", 6);
 			t->oversized[LW_TRAFFIC_OVERSIZED_BYTES] = '\0';
@@ -1632,7 +1705,7 @@ static int emit_bad(lw_traffic *t, int clean_prev, const char *prev_topic,
 		break;
 	default: {
 		const char *sid =
-			kind == LW_TRAFFIC_DLQ_EMPTY_SPECIMEN_ID ? "" : o.id;
+		    kind == LW_TRAFFIC_DLQ_EMPTY_SPECIMEN_ID ? "" : o.id;
 		if (to_results)
 			encode_result(t, &o, &o.res[0], 0, sid, NULL);
 		else
@@ -1646,8 +1719,8 @@ static int emit_bad(lw_traffic *t, int clean_prev, const char *prev_topic,
 		put_be32(t->buf + 1, LW_TRAFFIC_SCHEMA_ID_UNKNOWN);
 	} else if (kind == LW_TRAFFIC_DLQ_MALFORMED_AVRO) {
 		if (rng_chance(&t->wire, 0.5)) {
-			t->len -= (size_t)rng_range(&t->wire, 1,
-						    (int64_t)t->len - 5);
+			t->len -=
+			    (size_t)rng_range(&t->wire, 1, (int64_t)t->len - 5);
 		} else {
 			size_t n = (size_t)rng_range(&t->wire, 11, 32);
 			buf_reserve(t, 5 + n);
@@ -1672,21 +1745,21 @@ static void spec_done(lw_traffic *t, struct spec *s)
 		char first[ID_BUF] = "-";
 		if (s->targets)
 			render_id(first, s->targets_first);
-		truth_printf(t,
-			     "# FAULT\t%s\t%s\tlate_after=%d\ttargets=%" PRIu64
-			     "\tfirst_target=%s%s\n",
-			     fault_names[s->fault], s->id, s->late, s->targets,
-			     first,
-			     s->fault == LW_TRAFFIC_FAULT_WRONG_RECIPIENT &&
-					     s->variant ?
-				     "\tnull_code" :
-				     "");
+		truth_printf(
+		    t,
+		    "# FAULT\t%s\t%s\tlate_after=%d\ttargets=%" PRIu64
+		    "\tfirst_target=%s%s\n",
+		    fault_names[s->fault], s->id, s->late, s->targets, first,
+		    s->fault == LW_TRAFFIC_FAULT_WRONG_RECIPIENT && s->variant
+			? "\tnull_code"
+			: "");
 	}
 	for (int i = 0; i < s->ninc; i++) {
 		const struct incident *in = &s->inc[i];
 		truth_printf(t, "ALERT\t%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\n",
-			     rule_names[in->rule], s->id, severity_names[in->sev],
-			     result_idx, s->ev[in->trigger].index);
+			     rule_names[in->rule], s->id,
+			     severity_names[in->sev], result_idx,
+			     s->ev[in->trigger].index);
 		t->st.alerts[in->rule]++;
 		t->st.alerts_by_severity[in->sev]++;
 	}
@@ -1786,7 +1859,8 @@ lw_traffic *lw_traffic_new(const lw_traffic_config *c, char *errstr,
 		return NULL;
 	}
 	if (c->gap_ms < 0 || c->start_ms < 0) {
-		snprintf(errstr, errstr_size, "start_ms and gap_ms must be >= 0");
+		snprintf(errstr, errstr_size,
+			 "start_ms and gap_ms must be >= 0");
 		return NULL;
 	}
 	if (c->fanout_min < 4 || c->fanout_max < c->fanout_min ||
@@ -1809,18 +1883,21 @@ lw_traffic *lw_traffic_new(const lw_traffic_config *c, char *errstr,
 	t->live.next = t->live.prev = &t->live;
 	rng_seed(&t->world, c->seed, 1);
 	rng_seed(&t->wire, c->seed, 2);
-	t->fault_rr = (unsigned)(mix(c->seed, 99, 0, 0) % LW_TRAFFIC_FAULT_COUNT);
+	t->fault_rr =
+	    (unsigned)(mix(c->seed, 99, 0, 0) % LW_TRAFFIC_FAULT_COUNT);
 	t->clock = c->start_ms;
 	t->buf_cap = 4096;
 	t->buf = lw_xmalloc(t->buf_cap);
-	t->writer = avro_writer_memory((const char *)t->buf, (int64_t)t->buf_cap);
+	t->writer =
+	    avro_writer_memory((const char *)t->buf, (int64_t)t->buf_cap);
 	if (!t->writer) {
-		snprintf(errstr, errstr_size, "avro writer: %s", avro_strerror());
+		snprintf(errstr, errstr_size, "avro writer: %s",
+			 avro_strerror());
 		goto fail;
 	}
 	if (wschema_init(&t->ws[W_RESULT], LW_SCHEMA_ID_LABRESULT,
-			 lw_schema_labresult_json, status_sym, ST_COUNT, F_STATUS,
-			 errstr, errstr_size) ||
+			 lw_schema_labresult_json, status_sym, ST_COUNT,
+			 F_STATUS, errstr, errstr_size) ||
 	    wschema_init(&t->ws[W_NOTIF], LW_SCHEMA_ID_NOTIFICATION,
 			 lw_schema_notification_json, channel_sym, CH_COUNT,
 			 F_CHANNEL, errstr, errstr_size) ||
@@ -1831,8 +1908,7 @@ lw_traffic *lw_traffic_new(const lw_traffic_config *c, char *errstr,
 	    wschema_init(&t->ws[W_NOTIF_EVOLVED],
 			 LW_TRAFFIC_SCHEMA_ID_NOTIFICATION_EVOLVED,
 			 lw_traffic_schema_notification_evolved_json,
-			 channel_sym, CH_COUNT, F_CHANNEL, errstr,
-			 errstr_size))
+			 channel_sym, CH_COUNT, F_CHANNEL, errstr, errstr_size))
 		goto fail;
 	return t;
 fail:

@@ -10,7 +10,10 @@
  *
  *   ALERT <rule> <specimen_id> <severity> <result_idx> <trigger_idx>
  *   DLQ   <reason> <source_topic> <key or -> <idx>
- *   # comments, among them "# FAULT <kind> <specimen_id> ..." labels
+ *   # comments; among them, before a fault's ALERT lines, the label
+ *   # FAULT <kind> <specimen_id> late_after=<k> targets=<n>
+ *           first_target=<Y or -> [null_code]
+ *   # complete messages=<n>          (last line, only after a full run)
  *
  * where an idx is the message's 0-based position in the whole emitted
  * stream (both topics, bad messages included), result_idx is the specimen's
@@ -29,10 +32,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define LW_TRAFFIC_SCHEMA_ID_LABRESULT_EVOLVED 101
+#define LW_TRAFFIC_SCHEMA_ID_LABRESULT_EVOLVED	  101
 #define LW_TRAFFIC_SCHEMA_ID_NOTIFICATION_EVOLVED 102
-#define LW_TRAFFIC_SCHEMA_ID_UNKNOWN 9999 /* used by unknown_schema */
-#define LW_TRAFFIC_OVERSIZED_BYTES 300000 /* source_system of "oversized" */
+#define LW_TRAFFIC_SCHEMA_ID_UNKNOWN		  9999 /* used by unknown_schema */
+#define LW_TRAFFIC_OVERSIZED_BYTES		  300000 /* source_system of "oversized" */
 
 /* JSON text of the evolved writer schemas, identical to
  * schemas/registry/101-LabResult-evolved.avsc and 102-...; static storage. */
@@ -43,8 +46,17 @@ extern const char lw_traffic_schema_notification_evolved_json[];
  * NULL. Static storage. */
 const char *lw_traffic_writer_schema_json(int32_t id);
 
-/* Injected fault kinds; each is one specimen "X" (see traffic.c for the
- * incidents each one causes). */
+/* Injected fault kinds; each is one specimen X, and exactly these incidents
+ * (all under X; targets Y get none):
+ *   pos_told_neg           RESULT_MISMATCH CRITICAL
+ *   neg_told_pos           RESULT_MISMATCH HIGH
+ *   stale_same_code        STALE_VERSION HIGH
+ *   stale_wrong_code       RESULT_MISMATCH CRITICAL, STALE_VERSION HIGH
+ *   wrong_recipient        WRONG_RECIPIENT CRITICAL (HIGH: null_code variant)
+ *   batch_fanout           FANOUT, WRONG_RECIPIENT, RECORD_MISMATCH, CRITICAL
+ *   record_mismatch_single WRONG_RECIPIENT, RECORD_MISMATCH, CRITICAL
+ * batch_fanout and record_mismatch_single add 5..62 (fanout_min..max) or 1
+ * results-only target specimens, counted in cfg.specimens. */
 typedef enum lw_traffic_fault {
 	LW_TRAFFIC_FAULT_POS_TOLD_NEG,
 	LW_TRAFFIC_FAULT_NEG_TOLD_POS,
@@ -56,7 +68,20 @@ typedef enum lw_traffic_fault {
 	LW_TRAFFIC_FAULT_COUNT
 } lw_traffic_fault;
 
-/* Bad messages; the name is the dead-letter reason in the truth file. */
+/* Bad messages, extra to the scenario (no truth line depends on them); the
+ * name is the dead-letter reason in the truth file. All but missing_key
+ * carry a specimen "SP9........" that occurs nowhere else, keyed by it:
+ *   bad_magic          byte 0 is 1
+ *   unknown_schema     schema ID 9999
+ *   malformed_avro     a valid message cut short, or 11..32 0xff bytes
+ *   empty_specimen_id  valid Avro with specimen_id ""
+ *   oversized          valid LabResult (ID 1), source_system 300,000 bytes
+ *   empty_value        zero-length value (librdkafka consumers see
+ *                      payload NULL, len 0)
+ *   missing_key        an exact copy of the clean message just before it,
+ *                      with a null key: processed normally AND dead-lettered
+ * Not bad: ~0.5% of clean messages are keyed by another specimen's ID; they
+ * count under the value's specimen_id. */
 typedef enum lw_traffic_dlq {
 	LW_TRAFFIC_DLQ_BAD_MAGIC,
 	LW_TRAFFIC_DLQ_UNKNOWN_SCHEMA,
@@ -92,18 +117,18 @@ const char *lw_traffic_severity_name(lw_traffic_severity s);
 
 typedef struct lw_traffic_config {
 	uint64_t seed;
-	uint64_t specimens;    /* distinct specimens with results (incl. the
-				* batch_fanout / record_mismatch targets) */
-	double fault_rate;     /* share of specimens that are a fault X */
-	double bad_rate;       /* extra bad messages per regular message */
-	double evolved_share;  /* share of messages written with 101/102 */
-	double late_share;     /* share of notified specimens whose results
-				* are produced after their first notification */
-	int64_t start_ms;      /* event time of the first specimen */
-	int64_t gap_ms;        /* mean gap between specimen arrivals */
-	int fanout_min;        /* batch_fanout recipients K, inclusive; */
-	int fanout_max;        /* 4 <= min <= max <= 500 */
-	const char *results_topic;       /* not copied: must outlive t */
+	uint64_t specimens;	   /* distinct specimens with results (incl. the
+				    * batch_fanout / record_mismatch targets) */
+	double fault_rate;	   /* share of specimens that are a fault X */
+	double bad_rate;	   /* extra bad messages per regular message */
+	double evolved_share;	   /* share of messages written with 101/102 */
+	double late_share;	   /* share of notified specimens whose results
+				    * are produced after their first notification */
+	int64_t start_ms;	   /* event time of the first specimen */
+	int64_t gap_ms;		   /* mean gap between specimen arrivals */
+	int fanout_min;		   /* batch_fanout recipients K, inclusive; */
+	int fanout_max;		   /* 4 <= min <= max <= 500 */
+	const char *results_topic; /* not copied: must outlive t */
 	const char *notifications_topic; /* idem */
 } lw_traffic_config;
 
@@ -119,7 +144,7 @@ typedef struct lw_traffic_msg {
 	const void *value; /* never NULL; value_len 0 = empty value */
 	size_t value_len;
 	int64_t timestamp_ms; /* the event's own time */
-	uint64_t index;       /* produce index, 0-based */
+	uint64_t index;	      /* produce index, 0-based */
 } lw_traffic_msg;
 
 /* Called once per message in produce order. The pointers in *m are valid
@@ -145,19 +170,19 @@ int lw_traffic_run(lw_traffic *t, lw_traffic_emit_cb emit, void *opaque,
 		   FILE *truth);
 
 typedef struct lw_traffic_stats {
-	uint64_t messages;      /* all emitted, bad ones included */
-	uint64_t results;       /* messages on the results topic */
+	uint64_t messages;	/* all emitted, bad ones included */
+	uint64_t results;	/* messages on the results topic */
 	uint64_t notifications; /* messages on the notifications topic */
 	uint64_t specimens;
-	uint64_t targets;       /* results-only specimens a fault points at */
+	uint64_t targets; /* results-only specimens a fault points at */
 	uint64_t late_specimens;
-	uint64_t corrections;   /* clean specimens with a v2 CORRECTED */
-	uint64_t duplicates;    /* duplicate deliveries (same notification) */
-	uint64_t evolved;       /* regular messages written with 101/102 */
-	uint64_t key_mismatch;  /* clean messages keyed by another specimen */
+	uint64_t corrections;  /* clean specimens with a v2 CORRECTED */
+	uint64_t duplicates;   /* duplicate deliveries (same notification) */
+	uint64_t evolved;      /* regular messages written with 101/102 */
+	uint64_t key_mismatch; /* clean messages keyed by another specimen */
 	uint64_t faults[LW_TRAFFIC_FAULT_COUNT];
-	uint64_t dlq[LW_TRAFFIC_DLQ_COUNT];         /* = DLQ lines per reason */
-	uint64_t alerts[LW_TRAFFIC_RULE_COUNT];      /* = ALERT lines per rule */
+	uint64_t dlq[LW_TRAFFIC_DLQ_COUNT];	/* = DLQ lines per reason */
+	uint64_t alerts[LW_TRAFFIC_RULE_COUNT]; /* = ALERT lines per rule */
 	uint64_t alerts_by_severity[LW_TRAFFIC_SEV_COUNT];
 } lw_traffic_stats;
 
