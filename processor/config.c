@@ -61,6 +61,11 @@ static const prop props[] = {
     {"fanout.threshold", P_INT, OFF(fanout_threshold), 0, 1000000, "0",
      "FANOUT fires above this many distinct recipients; 0 = the specimen's "
      "contact count, or 2 with none"},
+    {"clock.skew.ms", P_MS, OFF(clock_skew_ms), 0, 86400000, "5s",
+     "a result recorded this long after a notification's sent_at still "
+     "counts as in force when it was sent (clocks of the LIS and the "
+     "notifier differ); a notification with no final result recorded by "
+     "then waits"},
     {"alert.max.evidence", P_INT, OFF(alert_max_evidence), 1, 100000, "100",
      "evidence entries listed per alert; the rest are counted in "
      "evidence_omitted"},

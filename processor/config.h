@@ -26,6 +26,7 @@ typedef struct lw_config {
 	int64_t state_ttl_ms;
 	int64_t state_expected_specimens;
 	int64_t fanout_threshold;
+	int64_t clock_skew_ms;
 	int64_t alert_max_evidence;
 	int64_t commit_interval_ms;
 	int64_t stats_interval_ms;

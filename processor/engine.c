@@ -46,6 +46,7 @@ void lw_engine_config_defaults(lw_engine_config *c)
 	memset(c, 0, sizeof *c);
 	c->max_message_bytes = 262144;
 	c->max_evidence = 100;
+	c->rules.clock_skew_ms = 5000;
 	c->state.max_specimens = 10000000;
 	c->state.max_bytes = 4ULL << 30;
 	c->state.ttl_ms = 7LL * 24 * 3600 * 1000;

@@ -540,6 +540,7 @@ lw_processor *lw_processor_new(const lw_config *cfg, const char *brokers,
 	ec.max_message_bytes = (size_t)cfg->input_max_bytes;
 	ec.max_evidence = (uint32_t)cfg->alert_max_evidence;
 	ec.rules.fanout_threshold = (uint32_t)cfg->fanout_threshold;
+	ec.rules.clock_skew_ms = cfg->clock_skew_ms;
 	ec.state.max_specimens = (uint64_t)cfg->state_max_specimens;
 	ec.state.max_bytes = (uint64_t)cfg->state_max_bytes;
 	ec.state.ttl_ms = cfg->state_ttl_ms;

@@ -63,26 +63,39 @@ static int newer(const lw_result_rec *a, const lw_result_rec *b)
 	return a->offset > b->offset;
 }
 
-int32_t lw_rules_reference(const lw_specimen *s, uint32_t i)
+int32_t lw_rules_reference(const lw_specimen *s, uint32_t i,
+			   const lw_rules_config *cfg)
 {
 	const lw_notif_rec *n = &s->notifs[i];
-	int32_t best = REF_NONE, lowest = REF_NONE, maxv = INT32_MIN;
+	int32_t best = REF_NONE, skewed = REF_NONE, maxv = INT32_MIN;
+	int any_final = 0;
 	for (uint32_t r = 0; r < s->nresults; r++) {
 		const lw_result_rec *rr = &s->results[r];
 		if (rr->version > maxv)
 			maxv = rr->version;
 		if (!is_final(rr))
 			continue;
+		any_final = 1;
 		if (rr->recorded_at <= n->sent_at &&
 		    (best < 0 || newer(rr, &s->results[best])))
 			best = (int32_t)r;
-		if (lowest < 0 || newer(&s->results[lowest], rr))
-			lowest = (int32_t)r;
+		else if (rr->recorded_at <= n->sent_at + cfg->clock_skew_ms &&
+			 (skewed < 0 || newer(&s->results[skewed], rr)))
+			skewed = (int32_t)r;
 	}
 	if (n->stated_version != LW_NO_VERSION &&
 	    (s->nresults == 0 || n->stated_version > maxv))
 		return REF_WAIT;
-	return best >= 0 ? best : lowest;
+	if (best >= 0)
+		return best;
+	if (!any_final)
+		return REF_NONE;
+	/* Nothing final was recorded by the time of sending (allowing for
+	 * clock skew between the two systems): either it was sent before the
+	 * result was final, or the result that was in force is still on its
+	 * way on a lagging partition. Judging it against a later correction
+	 * would raise false alarms, so it waits. */
+	return skewed >= 0 ? skewed : REF_WAIT;
 }
 
 /* Content rules stay silent once the newest result withdraws the record. */
@@ -327,7 +340,7 @@ void lw_rules_evaluate(const lw_specimen *s, const lw_codes *codes,
 		l->refs = lw_xrealloc(l->refs, l->rcap * sizeof *l->refs);
 	}
 	for (uint32_t i = 0; i < s->nnotifs; i++)
-		l->refs[i] = content ? lw_rules_reference(s, i) : REF_NONE;
+		l->refs[i] = content ? lw_rules_reference(s, i, cfg) : REF_NONE;
 	rule_result_mismatch(s, codes, l);
 	rule_stale_version(s, l);
 	rule_wrong_recipient(s, l);

@@ -10,10 +10,14 @@
  *
  * Reference result of a notification N, ref(N): among FINAL and CORRECTED
  * results, the highest result_version recorded at or before N.sent_at; if
- * none was recorded by then, the lowest-version FINAL/CORRECTED one. A
- * notification stating a version newer than any known result waits (no
- * content verdict) until that version arrives. If the newest result is
- * CANCELLED or ENTERED_IN_ERROR, content rules stay silent.
+ * none was, the lowest-version one recorded within clock_skew_ms after
+ * N.sent_at (the two systems' clocks differ); if none was either, N waits
+ * (no content verdict): it was sent before the result was final, or the
+ * result then in force has not arrived yet, and judging it against a later
+ * correction would be a false alarm. A notification stating a version newer
+ * than any known result also waits until that version arrives. If the
+ * newest result is CANCELLED or ENTERED_IN_ERROR, content rules stay
+ * silent.
  *
  *  RESULT_MISMATCH  N states a result code other than ref(N)'s. CRITICAL
  *                   when a positive was told negative, else HIGH. One
@@ -62,6 +66,7 @@ const char *lw_severity_name(int severity);
 
 typedef struct lw_rules_config {
 	uint32_t fanout_threshold; /* 0 = contacts, or 2 with none */
+	int64_t clock_skew_ms;	   /* see ref(N) above */
 } lw_rules_config;
 
 typedef struct lw_incident {
@@ -96,9 +101,10 @@ void lw_incident_list_free(lw_incident_list *l);
 void lw_rules_evaluate(const lw_specimen *s, const lw_codes *codes,
 		       const lw_rules_config *cfg, lw_incident_list *l);
 
-/* ref(N) for notification index i: a results index, -1 if none, -2 if the
- * notification waits for a newer version. */
-int32_t lw_rules_reference(const lw_specimen *s, uint32_t i);
+/* ref(N) for notification index i: a results index, -1 if the specimen
+ * has no final result, -2 if the notification waits (see above). */
+int32_t lw_rules_reference(const lw_specimen *s, uint32_t i,
+			   const lw_rules_config *cfg);
 
 /* The incident's alert ID: 32 hex chars from (rule, specimen ID, facts),
  * the facts using code text, not IDs, so the ID is the same in every run

@@ -883,7 +883,10 @@ struct nflags {
 };
 
 /* ref(N): among the final results seen, the highest version recorded at or
- * before N.sent_at; failing that, the lowest version. */
+ * before N.sent_at; failing that, the lowest version recorded within the
+ * processor's default clock skew (5 s) after it; failing that, none: the
+ * notification waits (rules.h). */
+#define MODEL_SKEW_MS 5000
 static const struct result *ref_of(const struct spec *s,
 				   const uint8_t *res_seen, int64_t sent_at)
 {
@@ -892,11 +895,13 @@ static const struct result *ref_of(const struct spec *s,
 		const struct result *r = &s->res[i];
 		if (!res_seen[i] || r->status == ST_PRELIMINARY)
 			continue;
-		if (!low || r->version < low->version)
+		if (r->recorded_at <= sent_at) {
+			if (!best || r->version > best->version)
+				best = r;
+		} else if (r->recorded_at <= sent_at + MODEL_SKEW_MS &&
+			   (!low || r->version < low->version)) {
 			low = r;
-		if (r->recorded_at <= sent_at &&
-		    (!best || r->version > best->version))
-			best = r;
+		}
 	}
 	return best ? best : low;
 }

@@ -512,7 +512,10 @@ static void rules_on(const struct ev *g, size_t n, int present[NRULES],
 			const struct ev *r = &g[k];
 			if (!r->is_result || !r->final)
 				continue;
-			if (!low || r->version < low->version)
+			/* a final recorded after the send counts only within
+			 * the processor's default clock skew (5 s) */
+			if (r->at > nt->at && r->at <= nt->at + 5000 &&
+			    (!low || r->version < low->version))
 				low = r;
 			if (r->at <= nt->at &&
 			    (!best || r->version > best->version))
