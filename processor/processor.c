@@ -559,6 +559,12 @@ lw_processor *lw_processor_new(const lw_config *cfg, const char *brokers,
 	    conf_set(cc, "partition.assignment.strategy", "range", errstr,
 		     errstr_size) ||
 	    conf_set(cc, "client.id", "labwatch", errstr, errstr_size) ||
+	    /* librdkafka heartbeats from its own thread, so a short session
+	     * costs nothing here and lets a restarted instance take its
+	     * partitions back in seconds, not 45 s (overridable) */
+	    conf_set(cc, "session.timeout.ms", "10000", errstr, errstr_size) ||
+	    conf_set(cc, "heartbeat.interval.ms", "1000", errstr,
+		     errstr_size) ||
 	    apply_passthrough(cfg, cc, "consumer", errstr, errstr_size))
 		goto fail;
 	rd_kafka_conf_set_log_cb(cc, log_cb);
