@@ -257,6 +257,7 @@ typedef struct plan {
 
 struct lw_codec {
 	const lw_registry *reg;
+	const plan *last[2]; /* last plan used per kind */
 	plan **plans;
 	size_t nplans, cap;
 	lw_str *contacts;
@@ -412,19 +413,28 @@ static void plan_free(plan *p)
 	free(p);
 }
 
+static const plan unknown_plan; /* root == NULL, error == NULL */
+
 static const plan *plan_get(lw_codec *c, int32_t id, int kind)
 {
-	/* Few schema IDs ever exist; a linear scan of a short array beats a
-	 * hash table here and keeps the code obvious. */
+	const plan *p = c->last[kind];
+	if (p && p->id == id)
+		return p; /* the usual case: one writer per topic at a time */
+	/* Plans exist only for IDs the registry knows, so this array is
+	 * bounded by the registry; a linear scan of it is short. */
 	for (size_t i = 0; i < c->nplans; i++)
 		if (c->plans[i]->id == id && c->plans[i]->kind == kind)
-			return c->plans[i];
+			return c->last[kind] = c->plans[i];
+	/* Unknown IDs are not cached: corrupt headers carry random IDs and
+	 * must not grow memory or slow down the scan above. */
+	if (!lw_registry_get(c->reg, id))
+		return &unknown_plan;
 	if (c->nplans == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 8;
 		c->plans = lw_xrealloc(c->plans, c->cap * sizeof *c->plans);
 	}
 	c->plans[c->nplans] = plan_compile(c->reg, id, kind);
-	return c->plans[c->nplans++];
+	return c->last[kind] = c->plans[c->nplans++];
 }
 
 /* ---- byte-level reading ---- */
@@ -787,6 +797,17 @@ static lw_decode_status decode(lw_codec *co, int kind, const void *buf,
 	return LW_DECODE_OK;
 }
 
+/* Identifiers are kept and printed as C strings: a NUL inside one would
+ * silently cut it (two specimens would become one). Avro allows it; we
+ * dead-letter it. Returns the first offending field's name or NULL. */
+static const char *nul_in(const lw_str *fields, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fields[i].p && memchr(fields[i].p, 0, fields[i].len))
+			return names[i];
+	return NULL;
+}
+
 lw_decode_status lw_codec_decode_result(lw_codec *c, const void *buf,
 					size_t len, lw_result_event *out,
 					int32_t *schema_id, char *detail,
@@ -803,6 +824,18 @@ lw_decode_status lw_codec_decode_result(lw_codec *c, const void *buf,
 	if (out->event_id.len == 0) {
 		snprintf(detail, detail_size, "event_id is empty");
 		return LW_DECODE_INVALID_FIELD;
+	}
+	{
+		static const char *const names[] = {"specimen_id", "event_id",
+						    "patient_key"};
+		const lw_str f[] = {out->specimen_id, out->event_id,
+				    out->patient_key};
+		const char *bad = nul_in(f, names, 3);
+		if (bad) {
+			snprintf(detail, detail_size, "%s contains a NUL byte",
+				 bad);
+			return LW_DECODE_INVALID_FIELD;
+		}
 	}
 	return LW_DECODE_OK;
 }
@@ -826,6 +859,19 @@ lw_decode_status lw_codec_decode_notification(lw_codec *c, const void *buf,
 			 out->notification_id.len ? "recipient_key"
 						  : "notification_id");
 		return LW_DECODE_INVALID_FIELD;
+	}
+	{
+		static const char *const names[] = {
+		    "specimen_id", "notification_id", "intended_specimen_id",
+		    "batch_id"};
+		const lw_str f[] = {out->specimen_id, out->notification_id,
+				    out->intended_specimen_id, out->batch_id};
+		const char *bad = nul_in(f, names, 4);
+		if (bad) {
+			snprintf(detail, detail_size, "%s contains a NUL byte",
+				 bad);
+			return LW_DECODE_INVALID_FIELD;
+		}
 	}
 	return LW_DECODE_OK;
 }

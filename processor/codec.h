@@ -33,7 +33,8 @@ typedef enum lw_decode_status {
 	LW_DECODE_INCOMPATIBLE,	  /* writer schema cannot be read as ours */
 	LW_DECODE_MALFORMED,	  /* truncated, corrupt or trailing bytes */
 	LW_DECODE_EMPTY_SPECIMEN, /* specimen_id is "" */
-	LW_DECODE_INVALID_FIELD,  /* another required identifier is empty */
+	LW_DECODE_INVALID_FIELD,  /* a required identifier is empty, or an
+				     identifier holds a NUL byte */
 	LW_DECODE_STATUS_COUNT,
 } lw_decode_status;
 

@@ -52,6 +52,8 @@ static int normalize(const char *s, size_t n, char *out)
 		i++;
 	for (; i < n; i++) {
 		char ch = s[i];
+		if (ch == '\0')
+			return -1; /* "POS\0X" is not another spelling of POS */
 		if (ch == ' ' || ch == '\t' || ch == '_' || ch == '\r' ||
 		    ch == '\n') {
 			pending_space = 1;
@@ -133,7 +135,7 @@ uint16_t lw_codes_intern(lw_codes *c, const char *s, size_t n)
 			return c->slots[h];
 		h = (h + 1) & (c->nslots - 1);
 	}
-	if (c->n >= LW_CODES_MAX) {
+	if (c->n > LW_CODES_MAX) { /* n counts the null ID 0 too */
 		c->overflows++;
 		return LW_CODE_OVERFLOW;
 	}

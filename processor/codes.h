@@ -8,7 +8,9 @@
  * positive and negative spellings in lw_codes_polarity() below.
  *
  * The table is bounded: past LW_CODES_MAX distinct codes every new one maps
- * to LW_CODE_OVERFLOW, which compares equal to nothing and is counted, so
+ * to LW_CODE_OVERFLOW, as do codes longer than 63 bytes or containing a NUL
+ * byte. Rules cannot compare an overflowed code (two of them may or may not
+ * be the same text), so they give it no content verdict; it is counted, and
  * a producer that puts free text in result_code cannot grow memory. */
 #ifndef LW_CODES_H
 #define LW_CODES_H

@@ -97,57 +97,88 @@ static const prop *find_prop(const char *name)
 	return NULL;
 }
 
-static int parse_num(const char *v, int type, int64_t *out)
+/* The multiplier a unit suffix stands for; *end advances past it. */
+static int64_t unit_of(const char **end, int type)
 {
-	char *end;
-	double mult = 1;
-	double d;
-	errno = 0;
-	d = strtod(v, &end);
-	if (end == v || errno)
-		return -1;
-	while (isspace((unsigned char)*end))
-		end++;
+	const char *e = *end;
+	int64_t mult = 1;
 	if (type == P_BYTES) {
-		switch (tolower((unsigned char)*end)) {
+		switch (tolower((unsigned char)*e)) {
 		case 'k':
-			mult = 1024.0;
-			end++;
+			mult = 1024;
+			e++;
 			break;
 		case 'm':
-			mult = 1024.0 * 1024;
-			end++;
+			mult = 1024 * 1024;
+			e++;
 			break;
 		case 'g':
-			mult = 1024.0 * 1024 * 1024;
-			end++;
+			mult = 1024LL * 1024 * 1024;
+			e++;
 			break;
 		}
-		if (tolower((unsigned char)*end) == 'b')
-			end++;
+		if (tolower((unsigned char)*e) == 'b')
+			e++;
 	} else if (type == P_MS) {
-		if (strncmp(end, "ms", 2) == 0) {
-			end += 2;
-		} else if (*end == 's') {
-			mult = 1000;
-			end++;
-		} else if (*end == 'm') {
-			mult = 60000;
-			end++;
-		} else if (*end == 'h') {
-			mult = 3600000;
-			end++;
-		} else if (*end == 'd') {
-			mult = 86400000;
-			end++;
+		if (strncmp(e, "ms", 2) == 0) {
+			e += 2;
+		} else if (*e == 's' || *e == 'm' || *e == 'h' || *e == 'd') {
+			mult = *e == 's'   ? 1000
+			       : *e == 'm' ? 60000
+			       : *e == 'h' ? 3600000
+					   : 86400000;
+			e++;
 		}
 	}
-	if (*end)
+	*end = e;
+	return mult;
+}
+
+/* Integers are parsed as integers (exact up to INT64_MAX, no silent
+ * truncation of "2.5"); sizes and durations may be fractional ("1.5G"). */
+static int parse_num(const char *v, int type, int64_t *out)
+{
+	const char *end;
+	char *e;
+	int64_t mult;
+	int fractional = 0;
+	for (const char *p = v; *p && !isalpha((unsigned char)*p); p++)
+		fractional |= *p == '.';
+	errno = 0;
+	if (!fractional) {
+		long long n = strtoll(v, &e, 10);
+		if (e == v || errno)
+			return -1;
+		end = e;
+		while (isspace((unsigned char)*end))
+			end++;
+		mult = unit_of(&end, type);
+		if (*end)
+			return -1;
+		if (n > 0 && n > INT64_MAX / mult)
+			return -1;
+		if (n < 0 && n < INT64_MIN / mult)
+			return -1;
+		*out = (int64_t)n * mult;
+		return 0;
+	}
+	if (type == P_INT)
 		return -1;
-	d *= mult;
-	if (d < -9.2e18 || d > 9.2e18)
-		return -1;
-	*out = (int64_t)d;
+	{
+		double d = strtod(v, &e);
+		if (e == v || errno)
+			return -1;
+		end = e;
+		while (isspace((unsigned char)*end))
+			end++;
+		mult = unit_of(&end, type);
+		if (*end)
+			return -1;
+		d *= (double)mult;
+		if (!(d >= -9.2e18 && d <= 9.2e18))
+			return -1;
+		*out = (int64_t)d;
+	}
 	return 0;
 }
 

@@ -171,15 +171,19 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 		lw_alert_build(&e->ab, s, inc, &e->inc, e->codes, lw_now_ms(),
 			       &a);
 		prev = lw_specimen_find_emitted(s, a.key);
-		if (prev && inc->recipients <= prev->revision &&
+		if (prev && inc->recipients <= prev->recipients &&
 		    inc->severity >= prev->severity)
 			continue;
 		if (prev && !updates) {
 			defer_update(e, s, cause);
 			continue;
 		}
+		/* Revisions only grow, even if a late result moved some
+		 * messages out of the incident in between. */
+		if (prev && a.revision <= prev->revision)
+			a.revision = prev->revision + 1;
 		before = lw_specimen_bytes(s);
-		lw_specimen_set_emitted(s, a.key, inc->recipients,
+		lw_specimen_set_emitted(s, a.key, inc->recipients, a.revision,
 					(uint8_t)inc->severity);
 		lw_state_touched(e->state, s, before);
 		if (all_replayed(e, s)) {

@@ -90,6 +90,10 @@ static void retire_holds(lw_progress *pg, part *pt)
 	while (pt->head) {
 		lw_hold *h = pt->head;
 		pt->head = h->next;
+		if (h->count == 0) {
+			free(h); /* delivered, only waiting to be popped */
+			continue;
+		}
 		h->next = pg->stale;
 		pg->stale = h;
 	}

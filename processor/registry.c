@@ -35,6 +35,8 @@ static int cmp_entry(const void *a, const void *b)
 static const reg_entry *find(const lw_registry *r, int32_t id)
 {
 	reg_entry key = {.id = id};
+	if (!r->n)
+		return NULL; /* bsearch() on a NULL array is undefined */
 	return bsearch(&key, r->v, r->n, sizeof *r->v, cmp_entry);
 }
 

@@ -169,6 +169,15 @@ static void finish(lw_incident_list *l, lw_incident *inc, const lw_specimen *s)
 		inc->event_time = s->results[inc->ref].recorded_at;
 }
 
+/* Members of one incident may refer to different deliveries of the same
+ * version (e.g. re-sent with another event ID); the incident's reference is
+ * the newest of them, so it does not depend on arrival order. */
+static void pick_ref(const lw_specimen *s, lw_incident *inc, int32_t ref)
+{
+	if (inc->ref < 0 || newer(&s->results[ref], &s->results[inc->ref]))
+		inc->ref = ref;
+}
+
 /* Notifications with a content verdict: a usable ref and not waiting. */
 static int judged(const lw_incident_list *l, uint32_t i)
 {
@@ -215,8 +224,10 @@ static void rule_result_mismatch(const lw_specimen *s, const lw_codes *codes,
 			if (judged(l, i) &&
 			    s->notifs[i].stated_code == inc->stated_code &&
 			    s->results[l->refs[i]].version == ref->version &&
-			    s->results[l->refs[i]].code == ref->code)
+			    s->results[l->refs[i]].code == ref->code) {
 				add_member(l, inc, s, i);
+				pick_ref(s, inc, l->refs[i]);
+			}
 		finish(l, inc, s);
 	}
 }

@@ -70,7 +70,12 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 		    lw_xstrndup(ev->patient_key.p, ev->patient_key.len);
 		s->bytes += ev->patient_key.len + 1;
 	}
-	for (uint32_t i = 0; i < ev->n_contact_keys; i++)
+	/* A withdrawn result (CANCELLED, or ENTERED_IN_ERROR: HL7's "wrong
+	 * patient") may list another patient's contacts. */
+	for (uint32_t i = 0;
+	     ev->status != LW_STATUS_CANCELLED &&
+	     ev->status != LW_STATUS_ENTERED_IN_ERROR && i < ev->n_contact_keys;
+	     i++)
 		add_contact(s, lw_specimen_key_hash(ev->contact_keys[i].p,
 						    ev->contact_keys[i].len));
 	if (ev->recorded_at > s->last_event_ms)
@@ -138,8 +143,8 @@ lw_emitted *lw_specimen_find_emitted(lw_specimen *s, uint64_t key)
 	return NULL;
 }
 
-void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t revision,
-			     uint8_t severity)
+void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t recipients,
+			     uint32_t revision, uint8_t severity)
 {
 	lw_emitted *e = lw_specimen_find_emitted(s, key);
 	if (!e) {
@@ -149,6 +154,7 @@ void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t revision,
 		e->key = key;
 		s->bytes += sizeof *e;
 	}
+	e->recipients = recipients;
 	e->revision = revision;
 	e->severity = severity;
 }

@@ -49,9 +49,10 @@ typedef struct lw_notif_rec {
 } lw_notif_rec;
 
 /* An incident already alerted: the low 64 bits of its alert ID, and the
- * revision and severity last sent. */
+ * distinct recipients, revision and severity last sent. */
 typedef struct lw_emitted {
 	uint64_t key;
+	uint32_t recipients;
 	uint32_t revision;
 	uint8_t severity;
 } lw_emitted;
@@ -86,8 +87,8 @@ int lw_specimen_add_notification(lw_specimen *s,
 
 int lw_specimen_has_contact(const lw_specimen *s, uint64_t key);
 lw_emitted *lw_specimen_find_emitted(lw_specimen *s, uint64_t key);
-void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t revision,
-			     uint8_t severity);
+void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t recipients,
+			     uint32_t revision, uint8_t severity);
 
 /* Sets the record's ID (copied). */
 void lw_specimen_init(lw_specimen *s, const char *id, size_t len);

@@ -1,11 +1,18 @@
 /* state: the join state, a bounded table of specimen records by ID.
  *
  * Entries are kept in least-recently-updated order. Two bounds keep memory
- * flat: an event-time TTL (an entry whose newest event is older than the
- * newest event time seen minus ttl_ms expires) and a cap on specimens and on
- * accounted bytes (the least recently updated entry is evicted first). Both
- * are applied by lw_state_evict() with a work budget, so one call never
- * stalls the consume loop. Expired and evicted entries are counted.
+ * flat: an event-time TTL and a cap on specimens and on accounted bytes
+ * (the least recently updated entry is evicted first). Both are applied by
+ * lw_state_evict() from the head of that order with a work budget, so one
+ * call never stalls the consume loop. Expired and evicted entries are
+ * counted.
+ *
+ * TTL precision: an entry expires when its newest event is older than the
+ * newest event time seen minus ttl_ms AND every entry updated before it has
+ * gone. With input roughly in event-time order that is the TTL; an entry
+ * updated with an old event time (a late event) can hold up the expiry of
+ * entries updated after it by up to one TTL. Memory stays bounded by the
+ * caps either way. (Per-entry deadlines come with the timer rules.)
  *
  * The table is single-threaded. Records returned by find/upsert are owned by
  * the table and valid until the next call that can remove entries
