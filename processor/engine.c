@@ -196,19 +196,45 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 	}
 }
 
+/* Does the key carry sid? Either as raw bytes (the contract) or framed by
+ * a Confluent Avro key serializer (magic 0, 4-byte schema ID, then an Avro
+ * string), which other clients commonly use for keys. */
+static int key_is(const lw_msg *m, lw_str sid)
+{
+	const unsigned char *k = m->key;
+	uint64_t len = 0;
+	size_t i = 5;
+	int shift = 0;
+	if (m->key_len == sid.len && memcmp(k, sid.p, sid.len) == 0)
+		return 1;
+	if (m->key_len < 6 || k[0] != 0)
+		return 0;
+	for (; i < m->key_len && shift < 35; i++, shift += 7) {
+		len |= (uint64_t)(k[i] & 0x7f) << shift;
+		if (!(k[i] & 0x80))
+			break;
+	}
+	if (i >= m->key_len)
+		return 0;
+	i++;
+	len = (len >> 1) ^ (~(len & 1) + 1); /* zigzag */
+	return len == sid.len && m->key_len - i == sid.len &&
+	       memcmp(k + i, sid.p, sid.len) == 0;
+}
+
 static int key_check(lw_engine *e, const lw_msg *m, lw_str sid)
 {
 	if (!m->key)
 		return 0;
-	if (m->key_len != sid.len || memcmp(m->key, sid.p, sid.len) != 0) {
+	if (!key_is(m, sid)) {
 		e->st.key_mismatch++;
-		lw_log_limited(
-		    &e->rl_key, LW_LOG_WARN,
-		    "key mismatch at %s/%d@%lld: message key is not the "
-		    "value's specimen_id %.*s; processed under the value's "
-		    "(co-partitioning is broken for this producer)",
-		    m->topic_name, (int)m->partition, (long long)m->offset,
-		    (int)sid.len, sid.p);
+		lw_log_limited(&e->rl_key, LW_LOG_WARN,
+			       "key mismatch at %s/%d@%lld: message key is not "
+			       "the value's specimen_id %.*s; processed under "
+			       "the value's (co-partitioning is broken for "
+			       "this producer)",
+			       m->topic_name, (int)m->partition,
+			       (long long)m->offset, (int)sid.len, sid.p);
 	}
 	return 1;
 }

@@ -463,6 +463,36 @@ Test(engine, key_mismatch_counted_and_processed)
 	cr_assert_null(lw_state_find(lw_engine_state(eng), "S1x", 3));
 }
 
+/* Keys written by a Confluent Avro key serializer: magic 0, a schema ID,
+ * then the Avro string. Equal to the specimen ID: not a mismatch; another
+ * string in the same framing: a mismatch. */
+Test(engine, confluent_framed_string_keys)
+{
+	static const unsigned char same[] = {0, 0, 0, 0, 7, 4, 'S', '1'};
+	static const unsigned char other[] = {0, 0, 0, 0, 7, 4, 'S', '2'};
+	static const unsigned char short_len[] = {0, 0, 0, 0, 7, 2, 'S', '1'};
+	tu_result r = res("r1", "S1", "POS", 1, 1000);
+	tu_msg m;
+	lw_msg msg;
+	const unsigned char *keys[] = {same, other, short_len};
+	start(0);
+	tu_encode_result(&m, lw_schema_labresult_json, 1, &r);
+	for (int i = 0; i < 3; i++) {
+		memset(&msg, 0, sizeof msg);
+		msg.topic = LW_TOPIC_RESULTS;
+		msg.topic_name = topic_names[0];
+		msg.offset = offsets[0]++;
+		msg.timestamp_ms = -1;
+		msg.key = keys[i];
+		msg.key_len = sizeof same;
+		msg.value = m.b;
+		msg.value_len = m.len;
+		lw_engine_process(eng, &msg);
+	}
+	cr_assert_eq(stats().key_mismatch, 2, "S2 and a wrong length");
+	cr_assert_eq(R.ndlq, 0);
+}
+
 Test(engine, decode_failures_are_dead_lettered)
 {
 	tu_result r = res("r1", "S1", "POS", 1, 1000);
