@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mockcluster.h"
 #include "processor.h"
+#include "replay.h"
 
 static void usage(FILE *out)
 {
@@ -177,6 +178,8 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "demo") == 0)
 		return lw_demo_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "replay") == 0)
+		return lw_replay_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "mock") == 0)
 		return cmd_mock(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "run") == 0)

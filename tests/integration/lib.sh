@@ -197,6 +197,7 @@ lw_alive() {
 # bootstrap line (or port file); sets LW_BOOTSTRAP and LW_MOCK_PID.
 lw_mock_start() {
 	local i t
+	rm -f "$LW_TMP/bootstrap.txt" # a previous mock's, in a multi-mock test
 	lw_spawn mock "$LW_LABWATCH" mock --partitions "${1:-4}" --port-file "$LW_TMP/bootstrap.txt"
 	LW_MOCK_PID=$LW_PID
 	LW_BOOTSTRAP=""
