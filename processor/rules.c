@@ -148,22 +148,33 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Distinct recipients among the incident's members; also folds the ref
- * result into event_time. */
+ * result into event_time. Incidents are usually a handful of messages, so
+ * small sets are counted by comparison, large ones by sorting. */
 static void finish(lw_incident_list *l, lw_incident *inc, const lw_specimen *s)
 {
-	uint32_t d = 0;
-	if (inc->nmembers > l->scap) {
-		l->scap = inc->nmembers + 64;
-		l->scratch =
-		    lw_xrealloc(l->scratch, l->scap * sizeof *l->scratch);
+	uint32_t d = 0, n = inc->nmembers;
+	const uint32_t *m = &l->members[inc->first_member];
+	if (n <= 16) {
+		for (uint32_t k = 0; k < n; k++) {
+			uint64_t r = s->notifs[m[k]].recipient;
+			uint32_t j = 0;
+			while (j < k && s->notifs[m[j]].recipient != r)
+				j++;
+			d += j == k;
+		}
+	} else {
+		if (n > l->scap) {
+			l->scap = n + 64;
+			l->scratch = lw_xrealloc(l->scratch,
+						 l->scap * sizeof *l->scratch);
+		}
+		for (uint32_t k = 0; k < n; k++)
+			l->scratch[k] = s->notifs[m[k]].recipient;
+		qsort(l->scratch, n, sizeof *l->scratch, cmp_u64);
+		for (uint32_t k = 0; k < n; k++)
+			if (k == 0 || l->scratch[k] != l->scratch[k - 1])
+				d++;
 	}
-	for (uint32_t k = 0; k < inc->nmembers; k++)
-		l->scratch[k] =
-		    s->notifs[l->members[inc->first_member + k]].recipient;
-	qsort(l->scratch, inc->nmembers, sizeof *l->scratch, cmp_u64);
-	for (uint32_t k = 0; k < inc->nmembers; k++)
-		if (k == 0 || l->scratch[k] != l->scratch[k - 1])
-			d++;
 	inc->recipients = d;
 	if (inc->ref >= 0 && s->results[inc->ref].recorded_at > inc->event_time)
 		inc->event_time = s->results[inc->ref].recorded_at;
