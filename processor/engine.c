@@ -168,9 +168,11 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 		lw_emitted *prev;
 		lw_alert a;
 		size_t before;
-		lw_alert_build(&e->ab, s, inc, &e->inc, e->codes, lw_now_ms(),
-			       &a);
-		prev = lw_specimen_find_emitted(s, a.key);
+		char id[33];
+		uint64_t key;
+		/* Decide on the ID alone; build the alert only to send it. */
+		lw_incident_alert_id(s, inc, e->codes, id, &key);
+		prev = lw_specimen_find_emitted(s, key);
 		if (prev && inc->recipients <= prev->recipients &&
 		    inc->severity >= prev->severity)
 			continue;
@@ -178,6 +180,8 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 			defer_update(e, s, cause);
 			continue;
 		}
+		lw_alert_build(&e->ab, s, inc, &e->inc, e->codes, lw_now_ms(),
+			       &a);
 		/* Revisions only grow, even if a late result moved some
 		 * messages out of the incident in between. */
 		if (prev && a.revision <= prev->revision)

@@ -53,6 +53,7 @@ struct lw_processor {
 	int fatal;
 	int commit_dirty; /* a commit failed: send all points next time */
 	int sweeping;
+	int64_t last_sweep_ms; /* when the last sweep started */
 	int64_t last_commit_ms, last_stats_ms;
 	int64_t restore_start_ms;
 	int was_restoring;
@@ -497,6 +498,12 @@ static void sweep_step(lw_processor *p, size_t budget)
 {
 	int rc;
 	if (!p->sweeping) {
+		/* The result only feeds commits: one sweep per commit interval
+		 * is enough (a sweep back to back cost ~30% of the CPU). */
+		int64_t now = lw_mono_ms();
+		if (now - p->last_sweep_ms < p->cfg->commit_interval_ms)
+			return;
+		p->last_sweep_ms = now;
 		lw_progress_sweep_begin(p->pg);
 		p->sweeping = 1;
 	}
@@ -591,6 +598,18 @@ lw_processor *lw_processor_new(const lw_config *cfg, const char *brokers,
 		goto fail;
 	}
 	pc = NULL; /* owned by the producer now */
+	/* Creating the output topics' handles now makes librdkafka fetch
+	 * their metadata at start-up, not when the first alert waits. */
+	{
+		rd_kafka_topic_t *t1 =
+		    rd_kafka_topic_new(p->producer, cfg->topic_alerts, NULL);
+		rd_kafka_topic_t *t2 = rd_kafka_topic_new(
+		    p->producer, cfg->topic_deadletter, NULL);
+		if (t1)
+			rd_kafka_topic_destroy(t1);
+		if (t2)
+			rd_kafka_topic_destroy(t2);
+	}
 	p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
 	if (!p->consumer) {
 		snprintf(errstr, errstr_size, "consumer: %s", err);
