@@ -54,6 +54,19 @@ void lw_engine_config_defaults(lw_engine_config *c)
 	c->evict_budget = 4;
 }
 
+void lw_engine_config_from(lw_engine_config *c, const lw_config *cfg)
+{
+	lw_engine_config_defaults(c);
+	c->max_message_bytes = (size_t)cfg->input_max_bytes;
+	c->max_evidence = (uint32_t)cfg->alert_max_evidence;
+	c->rules.fanout_threshold = (uint32_t)cfg->fanout_threshold;
+	c->rules.clock_skew_ms = cfg->clock_skew_ms;
+	c->state.max_specimens = (uint64_t)cfg->state_max_specimens;
+	c->state.max_bytes = (uint64_t)cfg->state_max_bytes;
+	c->state.ttl_ms = cfg->state_ttl_ms;
+	c->state.expected_specimens = (uint64_t)cfg->state_expected_specimens;
+}
+
 const char *lw_engine_dlq_reason(int idx)
 {
 	if (idx == LW_DLQ_OVERSIZED)

@@ -21,6 +21,7 @@
 #include "alert.h"
 #include "codec.h"
 #include "codes.h"
+#include "config.h"
 #include "rules.h"
 #include "state.h"
 
@@ -57,6 +58,9 @@ typedef struct lw_engine_config {
 } lw_engine_config;
 
 void lw_engine_config_defaults(lw_engine_config *c);
+/* Defaults, then every engine setting of the property table (config.h):
+ * the one place that maps user settings to the engine. */
+void lw_engine_config_from(lw_engine_config *c, const lw_config *cfg);
 
 typedef struct lw_engine_stats {
 	uint64_t consumed[LW_TOPIC_COUNT];

@@ -543,15 +543,7 @@ lw_processor *lw_processor_new(const lw_config *cfg, const char *brokers,
 		snprintf(errstr, errstr_size, "%s", err);
 		goto fail;
 	}
-	lw_engine_config_defaults(&ec);
-	ec.max_message_bytes = (size_t)cfg->input_max_bytes;
-	ec.max_evidence = (uint32_t)cfg->alert_max_evidence;
-	ec.rules.fanout_threshold = (uint32_t)cfg->fanout_threshold;
-	ec.rules.clock_skew_ms = cfg->clock_skew_ms;
-	ec.state.max_specimens = (uint64_t)cfg->state_max_specimens;
-	ec.state.max_bytes = (uint64_t)cfg->state_max_bytes;
-	ec.state.ttl_ms = cfg->state_ttl_ms;
-	ec.state.expected_specimens = (uint64_t)cfg->state_expected_specimens;
+	lw_engine_config_from(&ec, cfg);
 	p->eng = lw_engine_new(&ec, p->reg, &cb);
 	p->pg = lw_progress_new();
 

@@ -375,15 +375,7 @@ int lw_replay_main(int argc, char **argv)
 	stamp_event_times(&r, reg);
 	qsort(r.m, r.n, sizeof *r.m, cmp_msg);
 
-	lw_engine_config_defaults(&ec);
-	ec.max_message_bytes = (size_t)cfg.input_max_bytes;
-	ec.max_evidence = (uint32_t)cfg.alert_max_evidence;
-	ec.rules.fanout_threshold = (uint32_t)cfg.fanout_threshold;
-	ec.rules.clock_skew_ms = cfg.clock_skew_ms;
-	ec.state.max_specimens = (uint64_t)cfg.state_max_specimens;
-	ec.state.max_bytes = (uint64_t)cfg.state_max_bytes;
-	ec.state.ttl_ms = cfg.state_ttl_ms;
-	ec.state.expected_specimens = (uint64_t)cfg.state_expected_specimens;
+	lw_engine_config_from(&ec, &cfg);
 	cb.opaque = &r;
 	eng = lw_engine_new(&ec, reg, &cb);
 	for (size_t i = 0; i < r.n; i++) {
