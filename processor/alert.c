@@ -93,6 +93,43 @@ static void summarize(lw_alert *a, const lw_incident *inc)
 			 a->intended_specimen_id ? a->intended_specimen_id
 						 : "?");
 		break;
+	case LW_RULE_MISSING_NOTIFICATION:
+		snprintf(a->summary, sizeof a->summary,
+			 "specimen %s: result %s was not notified within its "
+			 "SLA (due at %lld)",
+			 a->specimen_id, rec, (long long)inc->due);
+		break;
+	case LW_RULE_CORRECTED_AFTER_NOTIFY:
+		snprintf(a->summary, sizeof a->summary,
+			 "specimen %s: result changed to %s after %u "
+			 "message(s) to %u recipient(s); nobody was told "
+			 "again within the SLA (due at %lld)",
+			 a->specimen_id, rec, inc->nmembers, inc->recipients,
+			 (long long)inc->due);
+		break;
+	case LW_RULE_ORPHAN_NOTIFICATION:
+		snprintf(a->summary, sizeof a->summary,
+			 "specimen %s: %u message(s) to %u recipient(s) but "
+			 "no result recorded for it",
+			 a->specimen_id, inc->nmembers, inc->recipients);
+		break;
+	case LW_RULE_SENT_BEFORE_FINAL:
+		snprintf(a->summary, sizeof a->summary,
+			 "specimen %s: %u message(s) sent while the result "
+			 "was %s",
+			 a->specimen_id, inc->nmembers,
+			 inc->ref >= 0 &&
+				 inc->ref_status == LW_STATUS_PRELIMINARY
+			     ? "preliminary"
+			     : "awaiting a retest");
+		break;
+	case LW_RULE_SENT_AFTER_WITHDRAWAL:
+		snprintf(a->summary, sizeof a->summary,
+			 "specimen %s: %u message(s) to %u recipient(s) sent "
+			 "after the result was withdrawn (%s)",
+			 a->specimen_id, inc->nmembers, inc->recipients,
+			 lw_status_name(inc->ref_status));
+		break;
 	default:
 		snprintf(a->summary, sizeof a->summary, "specimen %s",
 			 a->specimen_id);
@@ -106,7 +143,7 @@ void lw_alert_build(lw_alert_builder *b, const lw_specimen *s,
 	memset(a, 0, sizeof *a);
 	lw_incident_alert_id(s, inc, codes, a->alert_id, &a->key);
 	a->evidence = b->ev;
-	a->revision = inc->nmembers;
+	a->revision = inc->nmembers ? inc->nmembers : 1;
 	a->rule = inc->rule;
 	a->severity = inc->severity;
 	a->specimen_id = s->id;
@@ -118,6 +155,7 @@ void lw_alert_build(lw_alert_builder *b, const lw_specimen *s,
 	a->recipient_count = inc->recipients;
 	a->event_time = inc->event_time;
 	a->detected_at = detected_at;
+	a->fired_at = inc->due > inc->event_time ? inc->due : inc->event_time;
 	if (inc->ref >= 0) {
 		const lw_result_rec *r = &s->results[inc->ref];
 		a->recorded_code = lw_codes_name(codes, r->code);

@@ -41,6 +41,9 @@ typedef struct lw_alert {
 	const char *batch_id; /* may be NULL */
 	int64_t event_time;
 	int64_t detected_at;
+	int64_t fired_at; /* event time at which the rule fired: event_time,
+			     or a timer's due time if later (replay uses it
+			     as detected_at); not encoded */
 	const lw_evidence *evidence;
 	uint32_t nevidence;
 	uint32_t evidence_omitted;

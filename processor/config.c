@@ -66,6 +66,46 @@ static const prop props[] = {
      "counts as in force when it was sent (clocks of the LIS and the "
      "notifier differ); a notification with no final result recorded by "
      "then waits"},
+    {"time.lateness.ms", P_MS, OFF(time_lateness_ms), 0, 86400000, "5s",
+     "allowed lateness: a partition's watermark is its newest event time "
+     "minus this; events older than the stream time are applied and "
+     "counted as late"},
+    {"time.idle.timeout.ms", P_MS, OFF(time_idle_timeout_ms), 1, BIG, "30s",
+     "a partition silent this long stops holding the stream time back; "
+     "when all are, the stream time follows the wall clock so timers fire "
+     "with no input (replay uses event time only)"},
+    {"sla.critical.ms", P_MS, OFF(sla_critical_ms), 0, BIG, "1h",
+     "MISSING_NOTIFICATION / CORRECTED_AFTER_NOTIFY: time allowed to notify "
+     "a positive (critical) result"},
+    {"sla.default.ms", P_MS, OFF(sla_default_ms), 0, BIG, "24h",
+     "the same for every other result"},
+    {"sla.codes", P_STR, OFF(sla_codes), 0, 0, "",
+     "per-code SLAs overriding the two above, e.g. \"POS=30m,A1=2h\" "
+     "(codes normalized like result codes)"},
+    {"orphan.grace.ms", P_MS, OFF(orphan_grace_ms), 0, BIG, "1h",
+     "ORPHAN_NOTIFICATION: a notification with no result recorded by "
+     "sent_at + this"},
+    {"fanin.window.ms", P_MS, OFF(fanin_window_ms), 1, BIG, "24h",
+     "FANIN: window over which a recipient's distinct patients count"},
+    {"fanin.threshold", P_INT, OFF(fanin_threshold), 0, 1000000, "5",
+     "FANIN fires when one recipient got records of more distinct patients "
+     "than this within the window (0 = off)"},
+    {"surge.window.ms", P_MS, OFF(surge_window_ms), 60000, 2592000000LL, "24h",
+     "VOLUME_SURGE: window of the cap"},
+    {"surge.cap", P_INT, OFF(surge_cap), 0, BIG, "3000",
+     "VOLUME_SURGE fires when more notifications than this were sent "
+     "within the window (0 = no cap)"},
+    {"surge.short.ms", P_MS, OFF(surge_short_ms), 60000, 2592000000LL, "1h",
+     "VOLUME_SURGE: the recent window compared with the baseline"},
+    {"surge.baseline.ms", P_MS, OFF(surge_baseline_ms), 60000, 2592000000LL,
+     "24h",
+     "VOLUME_SURGE: history before the recent window that sets the "
+     "baseline (mean per recent window)"},
+    {"surge.factor", P_INT, OFF(surge_factor), 0, 1000000, "10",
+     "VOLUME_SURGE fires when the recent window has more than this times "
+     "the baseline (0 = no baseline rule)"},
+    {"surge.min.count", P_INT, OFF(surge_min_count), 0, BIG, "100",
+     "... and at least this many notifications"},
     {"alert.max.evidence", P_INT, OFF(alert_max_evidence), 1, 100000, "100",
      "evidence entries listed per alert; the rest are counted in "
      "evidence_omitted"},
@@ -182,6 +222,35 @@ static int parse_num(const char *v, int type, int64_t *out)
 	return 0;
 }
 
+int lw_config_parse_ms(const char *v, int64_t *out)
+{
+	return parse_num(v, P_MS, out);
+}
+
+/* "CODE=duration,..." with non-empty codes and valid durations. */
+static int check_sla_codes(const char *v)
+{
+	while (*v) {
+		const char *end = strchr(v, ',');
+		size_t len = end ? (size_t)(end - v) : strlen(v);
+		const char *eq = memchr(v, '=', len);
+		char num[32];
+		int64_t ms;
+		size_t nl;
+		if (!eq || eq == v)
+			return -1;
+		nl = len - (size_t)(eq + 1 - v);
+		if (nl == 0 || nl >= sizeof num)
+			return -1;
+		memcpy(num, eq + 1, nl);
+		num[nl] = 0;
+		if (parse_num(num, P_MS, &ms) || ms < 0)
+			return -1;
+		v = end ? end + 1 : v + len;
+	}
+	return 0;
+}
+
 static int parse_bool(const char *v, int64_t *out)
 {
 	if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) {
@@ -202,6 +271,13 @@ static int set_prop(lw_config *c, const prop *p, const char *value,
 	int64_t v;
 	if (p->type == P_STR) {
 		char **slot = (char **)(base + p->off);
+		if (p->off == OFF(sla_codes) && check_sla_codes(value)) {
+			snprintf(errstr, errstr_size,
+				 "%s: invalid value \"%s\" (expected "
+				 "CODE=duration[,CODE=duration...])",
+				 p->name, value);
+			return -1;
+		}
 		free(*slot);
 		*slot = lw_xstrdup(value);
 		return 0;

@@ -27,6 +27,20 @@ typedef struct lw_config {
 	int64_t state_expected_specimens;
 	int64_t fanout_threshold;
 	int64_t clock_skew_ms;
+	int64_t time_lateness_ms;
+	int64_t time_idle_timeout_ms;
+	int64_t sla_critical_ms;
+	int64_t sla_default_ms;
+	char *sla_codes;
+	int64_t orphan_grace_ms;
+	int64_t fanin_window_ms;
+	int64_t fanin_threshold;
+	int64_t surge_window_ms;
+	int64_t surge_cap;
+	int64_t surge_short_ms;
+	int64_t surge_baseline_ms;
+	int64_t surge_factor;
+	int64_t surge_min_count;
 	int64_t alert_max_evidence;
 	int64_t commit_interval_ms;
 	int64_t stats_interval_ms;
@@ -61,6 +75,9 @@ int lw_config_load_file(lw_config *c, const char *path, char *errstr,
  * given side's prefix), or NULL. side is "consumer" or "producer". */
 const char *lw_config_rk_get(const lw_config *c, const char *side,
 			     const char *key);
+
+/* Parses a duration ("500ms", "30s", "1.5h", "7d"; bare = ms). */
+int lw_config_parse_ms(const char *v, int64_t *out);
 
 /* Prints our properties (name, default, range, description). */
 void lw_config_print_help(FILE *out);

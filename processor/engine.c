@@ -11,12 +11,20 @@
  * or notification ID) change nothing and alert nothing.
  *
  * Bad input never stops the engine: each reason has a counter, a rate-
- * limited log line and a dead-letter callback with the original bytes. */
+ * limited log line and a dead-letter callback with the original bytes.
+ *
+ * Time: each decoded event is observed by the clock; timer rules run when
+ * a specimen's deadline (state.h) comes due, through the same evaluate()
+ * as events, with no cause message. The deadline is the next timer due
+ * time the rules report, else the newest event + TTL, when the record is
+ * expired. FANIN pairs are fed as notifications and patient keys become
+ * known; surges are checked as the stream time closes buckets. */
 #include "engine.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -32,11 +40,18 @@ struct lw_engine {
 	lw_ratelimit rl_dlq[LW_DECODE_STATUS_COUNT + 2];
 	lw_ratelimit rl_key;
 	lw_ratelimit rl_drop;
+	lw_ratelimit rl_late;
+	lw_clock *clock;
+	lw_surge *surge;
+	lw_fanin *fanin;
+	int64_t delivered_wm;
+	int64_t settled_wm; /* every timer due by then has run */
 	/* Specimens with coalesced updates, and the last event that grew
 	 * each (the cause the update's delivery is held against). */
 	struct pending {
 		char *id;
 		lw_msg cause;
+		int has_cause;
 	} * pending;
 	size_t npending, cappending;
 };
@@ -51,7 +66,16 @@ void lw_engine_config_defaults(lw_engine_config *c)
 	c->state.max_bytes = 4ULL << 30;
 	c->state.ttl_ms = 7LL * 24 * 3600 * 1000;
 	c->state.expected_specimens = 1 << 16;
+	c->rules.sla_critical_ms = 3600LL * 1000;
+	c->rules.sla_default_ms = 24LL * 3600 * 1000;
+	c->rules.orphan_grace_ms = 3600LL * 1000;
+	c->clock.lateness_ms = 5000;
+	c->clock.idle_timeout_ms = 30000;
+	lw_surge_config_defaults(&c->surge);
+	lw_fanin_config_defaults(&c->fanin);
 	c->evict_budget = 4;
+	c->timer_budget = 16;
+	c->wall_ms = lw_mono_ms;
 }
 
 void lw_engine_config_from(lw_engine_config *c, const lw_config *cfg)
@@ -65,6 +89,59 @@ void lw_engine_config_from(lw_engine_config *c, const lw_config *cfg)
 	c->state.max_bytes = (uint64_t)cfg->state_max_bytes;
 	c->state.ttl_ms = cfg->state_ttl_ms;
 	c->state.expected_specimens = (uint64_t)cfg->state_expected_specimens;
+	c->rules.sla_critical_ms = cfg->sla_critical_ms;
+	c->rules.sla_default_ms = cfg->sla_default_ms;
+	c->rules.orphan_grace_ms = cfg->orphan_grace_ms;
+	c->sla_codes = cfg->sla_codes;
+	c->clock.lateness_ms = cfg->time_lateness_ms;
+	c->clock.idle_timeout_ms = cfg->time_idle_timeout_ms;
+	c->surge.window_ms = cfg->surge_window_ms;
+	c->surge.cap = (uint64_t)cfg->surge_cap;
+	c->surge.short_ms = cfg->surge_short_ms;
+	c->surge.baseline_ms = cfg->surge_baseline_ms;
+	c->surge.factor = (double)cfg->surge_factor;
+	c->surge.min_count = (uint64_t)cfg->surge_min_count;
+	c->fanin.window_ms = cfg->fanin_window_ms;
+	c->fanin.threshold = (uint32_t)cfg->fanin_threshold;
+	c->fanin.max_evidence = (uint32_t)cfg->alert_max_evidence;
+}
+
+const char *lw_engine_late_reason(int reason)
+{
+	static const char *const names[] = {"behind_watermark", "after_timer",
+					    "beyond_ttl"};
+	return (unsigned)reason < 3 ? names[reason] : "?";
+}
+
+/* "POS=1h,A1=30m": per-code SLAs, the codes interned here. Bad entries
+ * are logged and skipped (config.c has checked the syntax). */
+static void parse_sla_codes(lw_engine *e, const char *spec)
+{
+	const char *p = spec;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		const char *eq =
+		    memchr(p, '=', end ? (size_t)(end - p) : strlen(p));
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (eq && e->cfg.rules.nsla < LW_RULES_MAX_SLA_OVERRIDES) {
+			char num[32];
+			size_t nl = len - (size_t)(eq + 1 - p);
+			int64_t ms;
+			if (nl < sizeof num) {
+				memcpy(num, eq + 1, nl);
+				num[nl] = 0;
+				if (lw_config_parse_ms(num, &ms) == 0) {
+					lw_sla_override *o =
+					    &e->cfg.rules
+						 .sla[e->cfg.rules.nsla++];
+					o->code = lw_codes_intern(
+					    e->codes, p, (size_t)(eq - p));
+					o->ms = ms;
+				}
+			}
+		}
+		p = end ? end + 1 : NULL;
+	}
 }
 
 const char *lw_engine_dlq_reason(int idx)
@@ -88,6 +165,16 @@ lw_engine *lw_engine_new(const lw_engine_config *cfg, const lw_registry *reg,
 	lw_incident_list_init(&e->inc);
 	lw_alert_builder_init(&e->ab, cfg->max_evidence);
 	e->st.stream_time_ms = INT64_MIN;
+	if (!e->cfg.wall_ms)
+		e->cfg.wall_ms = lw_mono_ms;
+	e->cfg.rules.nsla = 0;
+	parse_sla_codes(e, cfg->sla_codes);
+	e->cfg.sla_codes = NULL;
+	e->clock = lw_clock_new(&cfg->clock);
+	e->surge = lw_surge_new(&cfg->surge);
+	e->fanin = lw_fanin_new(&cfg->fanin);
+	e->delivered_wm = LW_TIME_NONE;
+	e->settled_wm = LW_TIME_NONE;
 	return e;
 }
 
@@ -96,6 +183,9 @@ void lw_engine_destroy(lw_engine *e)
 	if (!e)
 		return;
 	lw_state_destroy(e->state);
+	lw_clock_destroy(e->clock);
+	lw_surge_destroy(e->surge);
+	lw_fanin_destroy(e->fanin);
 	lw_codes_destroy(e->codes);
 	lw_codec_destroy(e->codec);
 	lw_incident_list_free(&e->inc);
@@ -154,7 +244,12 @@ static void defer_update(lw_engine *e, lw_specimen *s, const lw_msg *cause)
 	struct pending *p;
 	for (size_t i = 0; s->update_pending && i < e->npending; i++)
 		if (strcmp(e->pending[i].id, s->id) == 0) {
-			e->pending[i].cause = *cause;
+			if (cause) {
+				e->pending[i].cause = *cause;
+				e->pending[i].cause.key = NULL;
+				e->pending[i].cause.value = NULL;
+				e->pending[i].has_cause = 1;
+			}
 			return;
 		}
 	if (e->npending == e->cappending) {
@@ -164,7 +259,10 @@ static void defer_update(lw_engine *e, lw_specimen *s, const lw_msg *cause)
 	}
 	p = &e->pending[e->npending++];
 	p->id = lw_xstrdup(s->id);
-	p->cause = *cause;
+	memset(&p->cause, 0, sizeof p->cause);
+	p->has_cause = cause != NULL;
+	if (cause)
+		p->cause = *cause;
 	p->cause.key = p->cause.value = NULL;
 	p->cause.key_len = p->cause.value_len = 0;
 	s->update_pending = 1;
@@ -172,10 +270,29 @@ static void defer_update(lw_engine *e, lw_specimen *s, const lw_msg *cause)
 
 /* Runs the rules on s and sends what is new; growth of an incident already
  * sent is deferred to lw_engine_flush() unless `updates` is set. */
+/* Is this timer alert's due time at or before what was delivered before a
+ * restart? */
+static int delivered_before(const lw_engine *e, int64_t fired_at)
+{
+	return e->delivered_wm != LW_TIME_NONE && fired_at <= e->delivered_wm;
+}
+
+/* The record's deadline: its next timer, else its expiry. A record never
+ * expires with a timer pending (an SLA longer than the TTL keeps it). */
+static void schedule(lw_engine *e, lw_specimen *s, int64_t next_due)
+{
+	int64_t due = next_due;
+	if (due == INT64_MAX && e->cfg.state.ttl_ms > 0)
+		due = s->last_event_ms + e->cfg.state.ttl_ms;
+	lw_state_schedule(e->state, s, due);
+}
+
 static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 		     int updates)
 {
-	lw_rules_evaluate(s, e->codes, &e->cfg.rules, &e->inc);
+	lw_rules_evaluate(s, e->codes, &e->cfg.rules, lw_clock_now(e->clock),
+			  &e->inc);
+	schedule(e, s, e->inc.next_due);
 	for (size_t i = 0; i < e->inc.n; i++) {
 		const lw_incident *inc = &e->inc.v[i];
 		lw_emitted *prev;
@@ -203,8 +320,14 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 		lw_specimen_set_emitted(s, a.key, inc->recipients, a.revision,
 					(uint8_t)inc->severity);
 		lw_state_touched(e->state, s, before);
-		if (all_replayed(e, s)) {
-			e->st.alerts_suppressed_replay++;
+		if (inc->due)
+			s->timer_alerted = 1;
+		if (inc->due ? delivered_before(e, a.fired_at)
+			     : all_replayed(e, s)) {
+			if (inc->due)
+				e->st.alerts_suppressed_watermark++;
+			else
+				e->st.alerts_suppressed_replay++;
 			continue;
 		}
 		e->st.alerts[inc->rule]++;
@@ -262,6 +385,97 @@ static void note_time(lw_engine *e, int64_t t)
 		e->st.stream_time_ms = t;
 }
 
+static int replay_mode(const lw_engine *e)
+{
+	return e->cfg.clock.idle_timeout_ms <= 0;
+}
+
+static void late_event(lw_engine *e, const lw_msg *m, const lw_specimen *s,
+		       int64_t t)
+{
+	int64_t now = lw_clock_now(e->clock);
+	int reason = 0;
+	if (e->cfg.state.ttl_ms > 0 && t < now - e->cfg.state.ttl_ms)
+		reason = 2;
+	else if (s && s->timer_alerted)
+		reason = 1;
+	e->st.late[m->topic][reason]++;
+	e->st.late_total++;
+	lw_log_limited(&e->rl_late, LW_LOG_INFO,
+		       "late event at %s/%d@%lld: event time %lld is %lld ms "
+		       "behind stream time (%s); applied",
+		       m->topic_name, (int)m->partition, (long long)m->offset,
+		       (long long)t, (long long)(now - t),
+		       lw_engine_late_reason(reason));
+}
+
+/* Sends a FANIN or VOLUME_SURGE alert built by its module. */
+static void send_global(lw_engine *e, lw_alert *a, const lw_msg *cause)
+{
+	if (cause ? e->cb.replayed &&
+			e->cb.replayed(e->cb.opaque, cause->topic,
+				       cause->partition, cause->offset)
+		  : delivered_before(e, a->fired_at)) {
+		if (cause)
+			e->st.alerts_suppressed_replay++;
+		else
+			e->st.alerts_suppressed_watermark++;
+		return;
+	}
+	a->detected_at = lw_now_ms();
+	e->st.alerts[a->rule]++;
+	e->st.alerts_total++;
+	e->cb.alert(e->cb.opaque, a, cause);
+}
+
+static void fanin_add(lw_engine *e, const lw_specimen *s, uint32_t i,
+		      const lw_msg *cause)
+{
+	const lw_notif_rec *n = &s->notifs[i];
+	lw_fanin_pair p = {
+	    n->recipient,
+	    lw_specimen_key_hash(s->patient_key, strlen(s->patient_key)),
+	    n->sent_at,
+	    s->id,
+	    n->notification_id,
+	    n->partition,
+	    n->offset};
+	lw_alert a;
+	if (lw_fanin_add(e->fanin, &p, &a))
+		send_global(e, &a, cause);
+}
+
+static void on_surge(void *opaque, const lw_alert *a)
+{
+	lw_engine *e = opaque;
+	lw_alert copy = *a;
+	send_global(e, &copy, NULL);
+}
+
+static void on_due(void *opaque, lw_specimen *s)
+{
+	lw_engine *e = opaque;
+	int64_t now = lw_clock_now(e->clock);
+	e->st.timers_run++;
+	evaluate(e, s, NULL, 0);
+	if (e->inc.next_due == INT64_MAX && e->cfg.state.ttl_ms > 0 &&
+	    s->last_event_ms + e->cfg.state.ttl_ms <= now) {
+		if (s->update_pending)
+			lw_state_schedule(e->state, s, now + 1);
+		else
+			lw_state_expire(e->state, s);
+	}
+}
+
+static void run_timers(lw_engine *e, size_t budget)
+{
+	int64_t now = lw_clock_now(e->clock);
+	size_t n = lw_state_advance(e->state, now, budget, on_due, e);
+	lw_surge_advance(e->surge, now, on_surge, e);
+	if (n < budget)
+		e->settled_wm = now;
+}
+
 void lw_engine_process(lw_engine *e, const lw_msg *m)
 {
 	char detail[256];
@@ -269,7 +483,8 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 	lw_decode_status ds;
 	lw_specimen *s;
 	lw_str sid;
-	int created, added;
+	int created, added, late, had_patient;
+	int64_t t;
 	size_t before;
 	union {
 		lw_result_event r;
@@ -297,26 +512,36 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 	}
 	sid =
 	    m->topic == LW_TOPIC_RESULTS ? ev.r.specimen_id : ev.n.specimen_id;
+	t = m->topic == LW_TOPIC_RESULTS ? ev.r.recorded_at : ev.n.sent_at;
 	if (!key_check(e, m, sid)) {
 		snprintf(detail, sizeof detail,
 			 "message has no key; processed under specimen_id %.*s",
 			 (int)sid.len, sid.p);
 		deadletter(e, m, LW_DLQ_MISSING_KEY, detail, sid_schema, 1);
 	}
+	late = lw_clock_observe(e->clock, m->topic, m->partition, t,
+				replay_mode(e) ? 0 : e->cfg.wall_ms());
+	note_time(e, t);
+	/* Replay: whatever came due before this event happens before it.
+	 * (Decoded views stay valid: timers do not decode.) */
+	if (replay_mode(e))
+		run_timers(e, SIZE_MAX);
 	s = lw_state_upsert(e->state, sid.p, sid.len, &created);
 	before = lw_specimen_bytes(s);
+	had_patient = s->patient_key != NULL;
 	if (m->topic == LW_TOPIC_RESULTS) {
 		uint16_t code = lw_codes_intern(e->codes, ev.r.result_code.p,
 						ev.r.result_code.len);
 		added = lw_specimen_add_result(s, &ev.r, code, m->partition,
 					       m->offset);
-		note_time(e, ev.r.recorded_at);
 	} else {
 		uint16_t code = lw_codes_intern(e->codes, ev.n.result_code.p,
 						ev.n.result_code.len);
 		added = lw_specimen_add_notification(s, &ev.n, code,
 						     m->partition, m->offset);
-		note_time(e, ev.n.sent_at);
+		if (added > 0)
+			lw_surge_add(e->surge, ev.n.sent_at, ev.n.batch_id.p,
+				     ev.n.batch_id.len);
 	}
 	lw_state_touched(e->state, s, before);
 	if (added == 0) {
@@ -330,9 +555,21 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 			       (long long)m->offset);
 	} else {
 		e->st.applied[m->topic]++;
+		if (late)
+			late_event(e, m, created ? NULL : s, t);
 		evaluate(e, s, m, 0);
+		if (s->patient_key && m->topic == LW_TOPIC_NOTIFICATIONS)
+			fanin_add(e, s, s->nnotifs - 1, m);
+		else if (s->patient_key && !had_patient)
+			for (uint32_t i = 0; i < s->nnotifs; i++)
+				fanin_add(e, s, i, m);
 	}
-	lw_state_evict(e->state, e->st.stream_time_ms, e->cfg.evict_budget);
+	if (created && added <= 0)
+		schedule(e, s, INT64_MAX);
+	if (!replay_mode(e))
+		lw_state_advance(e->state, lw_clock_now(e->clock),
+				 e->cfg.timer_budget, on_due, e);
+	lw_state_evict(e->state, e->cfg.evict_budget);
 }
 
 void lw_engine_flush(lw_engine *e)
@@ -342,21 +579,53 @@ void lw_engine_flush(lw_engine *e)
 		lw_specimen *s = lw_state_find(e->state, p->id, strlen(p->id));
 		if (s && s->update_pending) {
 			s->update_pending = 0;
-			evaluate(e, s, &p->cause, 1);
+			evaluate(e, s, p->has_cause ? &p->cause : NULL, 1);
 		}
 		free(p->id);
 	}
 	e->npending = 0;
 }
 
+void lw_engine_tick(lw_engine *e, size_t budget)
+{
+	if (!replay_mode(e))
+		lw_clock_advance(e->clock, e->cfg.wall_ms());
+	run_timers(e, budget);
+}
+
 void lw_engine_housekeeping(lw_engine *e, size_t budget)
 {
-	lw_state_evict(e->state, e->st.stream_time_ms, budget);
+	lw_engine_tick(e, budget);
+	lw_fanin_expire(e->fanin, lw_clock_now(e->clock), budget);
+	lw_state_evict(e->state, budget);
+}
+
+void lw_engine_add_source(lw_engine *e, int topic, int32_t partition)
+{
+	lw_clock_add_source(e->clock, topic, partition, e->cfg.wall_ms());
+}
+
+void lw_engine_reset_sources(lw_engine *e)
+{
+	lw_clock_reset_sources(e->clock);
+}
+
+int64_t lw_engine_watermark(const lw_engine *e)
+{
+	return lw_clock_now(e->clock);
+}
+
+void lw_engine_set_delivered_watermark(lw_engine *e, int64_t wm)
+{
+	e->delivered_wm = wm;
 }
 
 void lw_engine_get_stats(const lw_engine *e, lw_engine_stats *out)
 {
 	*out = e->st;
+	out->watermark_ms = lw_clock_now(e->clock);
+	lw_fanin_get_stats(e->fanin, &out->fanin);
+	lw_surge_get_stats(e->surge, &out->surge);
 }
 
 lw_state *lw_engine_state(lw_engine *e)
@@ -373,4 +642,17 @@ void lw_engine_reset_state(lw_engine *e)
 {
 	lw_engine_flush(e);
 	lw_state_clear(e->state);
+	/* Time, surges and fan-in are rebuilt from the input too. */
+	lw_clock_destroy(e->clock);
+	lw_surge_destroy(e->surge);
+	lw_fanin_destroy(e->fanin);
+	e->clock = lw_clock_new(&e->cfg.clock);
+	e->surge = lw_surge_new(&e->cfg.surge);
+	e->fanin = lw_fanin_new(&e->cfg.fanin);
+	e->settled_wm = LW_TIME_NONE;
+}
+
+int64_t lw_engine_settled_watermark(const lw_engine *e)
+{
+	return e->settled_wm;
 }

@@ -11,7 +11,19 @@
  * Replays: when the host re-reads input to rebuild state after a restart,
  * it answers `replayed(topic, partition, offset)` = 1 for events whose
  * alerts were already delivered before the restart. An incident all of
- * whose events are replayed is recorded as alerted but not sent again. */
+ * whose events are replayed is recorded as alerted but not sent again;
+ * timer alerts (rules whose incident starts at a due time, and surges) are
+ * not sent again when due at or before the stream time delivered before
+ * the restart (lw_engine_set_delivered_watermark).
+ *
+ * Time: the engine keeps the stream time (clock.h) from the event times it
+ * decodes; lw_engine_tick() advances it (by the wall clock too when inputs
+ * are idle, in live mode) and runs the timers that came due, with a work
+ * budget. In replay mode (clock.idle_timeout_ms = 0) every message advances
+ * time and all timers due before it run first, so the output depends on
+ * the input alone. Late events (clock.h) are applied and counted by
+ * reason (lw_engine_late_reason). The cause passed with a timer alert is
+ * NULL: no single input message caused it. */
 #ifndef LW_ENGINE_H
 #define LW_ENGINE_H
 
@@ -19,11 +31,14 @@
 #include <stdint.h>
 
 #include "alert.h"
+#include "clock.h"
 #include "codec.h"
 #include "codes.h"
 #include "config.h"
+#include "fanin.h"
 #include "rules.h"
 #include "state.h"
+#include "surge.h"
 
 typedef struct lw_msg {
 	int topic;		/* LW_TOPIC_RESULTS / LW_TOPIC_NOTIFICATIONS */
@@ -54,7 +69,15 @@ typedef struct lw_engine_config {
 	uint32_t max_evidence;
 	lw_rules_config rules;
 	lw_state_config state;
-	size_t evict_budget; /* state entries removed per message at most */
+	lw_clock_config clock;
+	lw_surge_config surge;
+	lw_fanin_config fanin;
+	const char *sla_codes; /* "CODE=ms,..." per-code SLA overrides; the
+				  engine interns the codes; may be NULL */
+	size_t evict_budget;   /* state entries removed per message at most */
+	size_t timer_budget;   /* due entries run per message (live mode) */
+	int64_t (*wall_ms)(void); /* wall clock for idle inputs; default
+				     lw_mono_ms, tests pass a fake */
 } lw_engine_config;
 
 void lw_engine_config_defaults(lw_engine_config *c);
@@ -76,7 +99,23 @@ typedef struct lw_engine_stats {
 	uint64_t alerts_suppressed_replay;
 	uint64_t deadletter_suppressed_replay;
 	int64_t stream_time_ms; /* newest event time seen */
+	int64_t watermark_ms; /* stream time (clock.h), LW_TIME_NONE if none */
+	uint64_t late[LW_TOPIC_COUNT][3]; /* by lw_engine_late_reason */
+	uint64_t late_total;
+	uint64_t timers_run;		      /* due entries evaluated */
+	uint64_t alerts_suppressed_watermark; /* timer alerts due before the
+						 delivered watermark */
+	lw_fanin_stats fanin;
+	lw_surge_stats surge;
 } lw_engine_stats;
+
+/* Why a late event is late (most specific first):
+ *   0 behind_watermark  older than the stream time allows; applied
+ *   1 after_timer       its specimen already had a timer alert (a decision
+ *                       the event might have changed); applied
+ *   2 beyond_ttl        older than the stream time - state.ttl: its record
+ *                       may have expired already; applied to a new one */
+const char *lw_engine_late_reason(int reason);
 
 /* Indices into lw_engine_stats.deadletter past the decode statuses. */
 #define LW_DLQ_OVERSIZED   LW_DECODE_STATUS_COUNT
@@ -97,13 +136,33 @@ void lw_engine_process(lw_engine *e, const lw_msg *m);
  * people is a handful of messages, not 62). Call after each batch. */
 void lw_engine_flush(lw_engine *e);
 
-/* Bounded housekeeping between batches: expiry and caps. */
+/* Bounded housekeeping between batches: advances the stream time, runs
+ * due timers and surges, expires state, applies the caps; at most about
+ * budget entries of each kind. */
 void lw_engine_housekeeping(lw_engine *e, size_t budget);
+/* Advances the stream time and runs due timers (at most budget entries);
+ * part of housekeeping; replay calls it once at the end. */
+void lw_engine_tick(lw_engine *e, size_t budget);
+
+/* Input partitions (live mode): an assigned partition holds time back
+ * until it delivers or goes idle. */
+void lw_engine_add_source(lw_engine *e, int topic, int32_t partition);
+void lw_engine_reset_sources(lw_engine *e);
+/* Stream time (LW_TIME_NONE if none yet). */
+int64_t lw_engine_watermark(const lw_engine *e);
+/* The stream time by which every due timer had run (at the last pass that
+ * finished within its budget); what a commit may call delivered once the
+ * alerts sent so far are acknowledged. */
+int64_t lw_engine_settled_watermark(const lw_engine *e);
+/* After a restart: timer and surge alerts due at or before wm were
+ * delivered before it. */
+void lw_engine_set_delivered_watermark(lw_engine *e, int64_t wm);
 
 void lw_engine_get_stats(const lw_engine *e, lw_engine_stats *out);
 lw_state *lw_engine_state(lw_engine *e);
 const lw_codec *lw_engine_codec(const lw_engine *e);
-/* Drops all join state (partitions were reassigned). */
+/* Drops all join state, stream time, surge and fan-in state (partitions
+ * were reassigned; they are rebuilt from the input). */
 void lw_engine_reset_state(lw_engine *e);
 
 #endif

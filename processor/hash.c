@@ -105,3 +105,12 @@ void lw_hasher_hex128(const lw_hasher *h, char out[33])
 			out[i * 16 + j] = hx[(w[i] >> (60 - 4 * j)) & 0xf];
 	out[32] = '\0';
 }
+
+uint64_t lw_hex_low64(const char hex[33])
+{
+	uint64_t k = 0;
+	for (int i = 16; i < 32; i++)
+		k = (k << 4) | (uint64_t)(hex[i] <= '9' ? hex[i] - '0'
+							: hex[i] - 'a' + 10);
+	return k;
+}

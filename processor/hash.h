@@ -24,5 +24,7 @@ void lw_hasher_add_str(lw_hasher *h, const char *s); /* NULL allowed */
 void lw_hasher_add_i64(lw_hasher *h, int64_t v);
 /* Writes 32 lowercase hex chars and a NUL into out[33]. */
 void lw_hasher_hex128(const lw_hasher *h, char out[33]);
+/* The low 64 bits of a 32-hex-char ID (its last 16 chars). */
+uint64_t lw_hex_low64(const char hex[33]);
 
 #endif

@@ -57,6 +57,9 @@ struct lw_processor {
 	int64_t last_commit_ms, last_stats_ms;
 	int64_t restore_start_ms;
 	int was_restoring;
+	int timer_marker;	 /* its address tags timer-alert deliveries */
+	uint64_t timer_inflight; /* timer alerts not yet acknowledged */
+	int64_t safe_wm;	 /* timer alerts due by then are delivered */
 	lw_processor_stats st;
 	lw_ratelimit rl_consume, rl_deliver, rl_commit;
 };
@@ -222,6 +225,23 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	lw_hold *h = m->_private;
 	int is_alert =
 	    strcmp(rd_kafka_topic_name(m->rkt), p->cfg->topic_alerts) == 0;
+	if ((void *)h == (void *)&p->timer_marker) {
+		/* A timer alert: no input offset waits for it; the stream
+		 * time committed as delivered does (safe_wm). */
+		if (!m->err) {
+			p->st.alerts_delivered++;
+			p->timer_inflight--;
+		} else {
+			p->st.delivery_errors++;
+			lw_log_limited(&p->rl_deliver, LW_LOG_ERROR,
+				       "timer alert delivery failed: %s; the "
+				       "delivered stream time stops here "
+				       "(a restart re-sends)",
+				       rd_kafka_err2str(m->err));
+		}
+		(void)rk;
+		return;
+	}
 	if (!m->err) {
 		if (is_alert)
 			p->st.alerts_delivered++;
@@ -272,15 +292,25 @@ static void on_alert(void *opaque, const lw_alert *a, const lw_msg *cause)
 	rd_kafka_header_add(hdrs, "lw.rule", -1, lw_rule_name(a->rule), -1);
 	rd_kafka_header_add(hdrs, "lw.severity", -1,
 			    lw_severity_name(a->severity), -1);
-	/* The event whose arrival raised this message, and its Kafka
-	 * timestamp: pipeline latency is the alert's timestamp minus it. */
-	snprintf(txt, sizeof txt, "%s/%d@%lld", cause->topic_name,
-		 (int)cause->partition, (long long)cause->offset);
-	rd_kafka_header_add(hdrs, "lw.cause", -1, txt, -1);
-	snprintf(txt, sizeof txt, "%lld", (long long)cause->timestamp_ms);
-	rd_kafka_header_add(hdrs, "lw.cause.timestamp", -1, txt, -1);
-	h = lw_progress_hold(p->pg, cause->topic, cause->partition,
-			     cause->offset);
+	if (cause) {
+		/* The event whose arrival raised this message, and its
+		 * Kafka timestamp: pipeline latency is the alert's timestamp
+		 * minus it. */
+		snprintf(txt, sizeof txt, "%s/%d@%lld", cause->topic_name,
+			 (int)cause->partition, (long long)cause->offset);
+		rd_kafka_header_add(hdrs, "lw.cause", -1, txt, -1);
+		snprintf(txt, sizeof txt, "%lld",
+			 (long long)cause->timestamp_ms);
+		rd_kafka_header_add(hdrs, "lw.cause.timestamp", -1, txt, -1);
+		h = lw_progress_hold(p->pg, cause->topic, cause->partition,
+				     cause->offset);
+	} else {
+		/* A timer fired: the stream time at which it came due. */
+		snprintf(txt, sizeof txt, "%lld", (long long)a->fired_at);
+		rd_kafka_header_add(hdrs, "lw.due", -1, txt, -1);
+		h = (lw_hold *)(void *)&p->timer_marker;
+		p->timer_inflight++;
+	}
 	err = produce(p, p->cfg->topic_alerts, a->alert_id, 32, p->out.data,
 		      p->out.len, hdrs, h);
 	if (err) {
@@ -360,11 +390,13 @@ static void commit(lw_processor *p, int sync)
 	rd_kafka_resp_err_t err;
 	if (n == 0)
 		return;
+	if (p->timer_inflight == 0)
+		p->safe_wm = lw_engine_settled_watermark(p->eng);
 	l = rd_kafka_topic_partition_list_new((int)n);
 	for (size_t i = 0; i < n; i++) {
-		char md[64];
-		int len =
-		    lw_progress_format_metadata(pts[i].need, md, sizeof md);
+		char md[96];
+		int len = lw_progress_format_metadata(pts[i].need, p->safe_wm,
+						      md, sizeof md);
 		rd_kafka_topic_partition_t *tp =
 		    rd_kafka_topic_partition_list_add(
 			l, p->topic_names[pts[i].topic], pts[i].partition);
@@ -405,7 +437,9 @@ static void assign(lw_processor *p, rd_kafka_topic_partition_list_t *parts)
 {
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 	int restoring = 0;
+	int64_t delivered = INT64_MAX, wm;
 	lw_engine_reset_state(p->eng);
+	p->safe_wm = INT64_MIN;
 	if (p->cfg->restore) {
 		err = rd_kafka_committed(p->consumer, parts, 30000);
 		if (err)
@@ -420,6 +454,7 @@ static void assign(lw_processor *p, rd_kafka_topic_partition_list_t *parts)
 		int64_t committed = tp->offset, need, start, until;
 		if (t < 0)
 			continue;
+		lw_engine_add_source(p->eng, t, tp->partition);
 		if (err || !p->cfg->restore || committed < 0) {
 			/* Nothing committed (or not looked up): librdkafka
 			 * resolves the start (committed, else
@@ -435,7 +470,11 @@ static void assign(lw_processor *p, rd_kafka_topic_partition_list_t *parts)
 		start = committed;
 		until = LW_OFFSET_UNKNOWN;
 		if (!lw_progress_parse_metadata(tp->metadata, tp->metadata_size,
-						&need) &&
+						&need, &wm) &&
+		    wm != INT64_MIN && wm < delivered)
+			delivered = wm;
+		if (!lw_progress_parse_metadata(tp->metadata, tp->metadata_size,
+						&need, &wm) &&
 		    need < committed) {
 			start = need;
 			until = committed;
@@ -449,6 +488,10 @@ static void assign(lw_processor *p, rd_kafka_topic_partition_list_t *parts)
 		       tp->topic, (int)tp->partition, (long long)committed,
 		       (long long)start);
 	}
+	/* Timer alerts due by the lowest delivered stream time any
+	 * partition recorded were sent before; later ones are sent again. */
+	lw_engine_set_delivered_watermark(
+	    p->eng, delivered == INT64_MAX ? LW_TIME_NONE : delivered);
 	p->restore_start_ms = lw_mono_ms();
 	p->was_restoring = restoring > 0;
 	p->st.restore_ms = restoring ? -1 : 0;
@@ -664,6 +707,31 @@ static void log_stats(lw_processor *p, const char *prefix)
 	    (unsigned long long)s.state.expired,
 	    (unsigned long long)s.state.evicted, (unsigned long long)s.commits,
 	    s.restoring);
+	lw_log(
+	    LW_LOG_INFO,
+	    "%s stream_time=%lld late=%llu (behind_watermark=%llu "
+	    "after_timer=%llu beyond_ttl=%llu) timers_run=%llu "
+	    "missing_notification=%llu corrected_after_notify=%llu "
+	    "orphan_notification=%llu sent_before_final=%llu "
+	    "sent_after_withdrawal=%llu fanin=%llu volume_surge=%llu "
+	    "watermark_suppressed=%llu fanin_recipients=%llu "
+	    "fanin_bytes=%llu",
+	    prefix, (long long)s.engine.watermark_ms,
+	    (unsigned long long)s.engine.late_total,
+	    (unsigned long long)(s.engine.late[0][0] + s.engine.late[1][0]),
+	    (unsigned long long)(s.engine.late[0][1] + s.engine.late[1][1]),
+	    (unsigned long long)(s.engine.late[0][2] + s.engine.late[1][2]),
+	    (unsigned long long)s.engine.timers_run,
+	    (unsigned long long)s.engine.alerts[LW_RULE_MISSING_NOTIFICATION],
+	    (unsigned long long)s.engine.alerts[LW_RULE_CORRECTED_AFTER_NOTIFY],
+	    (unsigned long long)s.engine.alerts[LW_RULE_ORPHAN_NOTIFICATION],
+	    (unsigned long long)s.engine.alerts[LW_RULE_SENT_BEFORE_FINAL],
+	    (unsigned long long)s.engine.alerts[LW_RULE_SENT_AFTER_WITHDRAWAL],
+	    (unsigned long long)s.engine.alerts[LW_RULE_FANIN],
+	    (unsigned long long)s.engine.alerts[LW_RULE_VOLUME_SURGE],
+	    (unsigned long long)s.engine.alerts_suppressed_watermark,
+	    (unsigned long long)s.engine.fanin.recipients,
+	    (unsigned long long)s.engine.fanin.bytes);
 }
 
 static void handle_message(lw_processor *p, rd_kafka_message_t *rkm)

@@ -352,21 +352,35 @@ size_t lw_progress_assigned(const lw_progress *pg)
 	return n;
 }
 
-int lw_progress_format_metadata(int64_t need, char *buf, size_t size)
+int lw_progress_format_metadata(int64_t need, int64_t wm, char *buf,
+				size_t size)
 {
-	return snprintf(buf, size, "labwatch:v1;need=%lld", (long long)need);
+	if (wm == INT64_MIN)
+		return snprintf(buf, size, "labwatch:v1;need=%lld",
+				(long long)need);
+	return snprintf(buf, size, "labwatch:v1;need=%lld;wm=%lld",
+			(long long)need, (long long)wm);
 }
 
-int lw_progress_parse_metadata(const void *md, size_t len, int64_t *need)
+int lw_progress_parse_metadata(const void *md, size_t len, int64_t *need,
+			       int64_t *wm)
 {
 	char tmp[128];
-	long long v;
+	long long v, w;
 	char tail;
+	int n;
 	if (!md || len == 0 || len >= sizeof tmp)
 		return -1;
 	memcpy(tmp, md, len);
 	tmp[len] = '\0';
-	if (sscanf(tmp, "labwatch:v1;need=%lld%c", &v, &tail) != 1 || v < 0)
+	*wm = INT64_MIN;
+	n = sscanf(tmp, "labwatch:v1;need=%lld;wm=%lld%c", &v, &w, &tail);
+	if (n == 2) {
+		*wm = w;
+	} else if (sscanf(tmp, "labwatch:v1;need=%lld%c", &v, &tail) != 1) {
+		return -1;
+	}
+	if (v < 0)
 		return -1;
 	*need = v;
 	return 0;

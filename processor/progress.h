@@ -14,7 +14,8 @@
  * processor.c). After a restart, reading resumes at need, and events below
  * the committed offset are "replayed": they rebuild state, and alerts they
  * would raise were delivered before (engine.h). The metadata format is
- * "labwatch:v1;need=<offset>". */
+ * "labwatch:v1;need=<offset>[;wm=<ms>]", wm being the stream time up to
+ * which timer alerts were delivered (engine.h), absent when unknown. */
 #ifndef LW_PROGRESS_H
 #define LW_PROGRESS_H
 
@@ -75,8 +76,11 @@ void lw_progress_committed(lw_progress *pg, const lw_commit_point *pts,
 			   size_t n);
 size_t lw_progress_assigned(const lw_progress *pg);
 
-int lw_progress_format_metadata(int64_t need, char *buf, size_t size);
+int lw_progress_format_metadata(int64_t need, int64_t wm, char *buf,
+				size_t size);
 /* Returns 0 and sets *need if md is ours; -1 otherwise. */
-int lw_progress_parse_metadata(const void *md, size_t len, int64_t *need);
+/* *wm = INT64_MIN when the metadata has none. */
+int lw_progress_parse_metadata(const void *md, size_t len, int64_t *need,
+			       int64_t *wm);
 
 #endif

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "log.h"
 #include "registry.h"
+#include "schemas.h"
 #include "xmalloc.h"
 
 typedef struct rmsg {
@@ -36,20 +37,25 @@ typedef struct rmsg {
 } rmsg;
 
 typedef struct ralert {
-	int64_t event_time;
+	int64_t fired_at;
 	char alert_id[33];
 	uint32_t revision;
 	char *json;
+	unsigned char *avro; /* only when producing to a topic */
+	size_t avro_len;
 } ralert;
 
 typedef struct replay {
 	const lw_config *cfg;
+	const char *from; /* "topic:partition:offset,..." or NULL */
 	const char *topic_names[LW_TOPIC_COUNT];
 	rmsg *m;
 	size_t n, cap;
 	ralert *a;
 	size_t na, capa;
 	lw_buf json;
+	lw_buf avro;
+	int produce; /* keep the Avro encoding for --produce */
 } replay;
 
 static void add_msg(replay *r, int topic, int32_t partition, int64_t offset,
@@ -104,8 +110,57 @@ static int load_file(replay *r, const char *path, char *err, size_t errsz)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Reads every partition of both input topics from its low to its high
- * watermark as they are now. No group membership, no commits. */
+/* The start offset --from gives for (topic, partition), or -1. */
+static int64_t from_offset(const char *from, const char *topic, int32_t part)
+{
+	size_t tl = strlen(topic);
+	for (const char *p = from; p && *p;) {
+		const char *end = strchr(p, ',');
+		char *e;
+		if (strncmp(p, topic, tl) == 0 && p[tl] == ':') {
+			long part2 = strtol(p + tl + 1, &e, 10);
+			if (*e == ':' && part2 == part)
+				return strtoll(e + 1, NULL, 10);
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return -1;
+}
+
+/* "topic:partition:offset,..." with known topics. */
+static int check_from(const replay *r, const char *from, char *err,
+		      size_t errsz)
+{
+	for (const char *p = from; p && *p;) {
+		const char *end = strchr(p, ',');
+		const char *c1 = strchr(p, ':');
+		char name[256], *e;
+		size_t nl;
+		if (!c1 || (end && c1 > end) ||
+		    (nl = (size_t)(c1 - p)) >= sizeof name)
+			goto bad;
+		memcpy(name, p, nl);
+		name[nl] = 0;
+		if (topic_of(r, name) < 0)
+			goto bad;
+		if (strtol(c1 + 1, &e, 10) < 0 || *e != ':')
+			goto bad;
+		if (strtoll(e + 1, &e, 10) < 0 || (*e && *e != ','))
+			goto bad;
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+bad:
+	snprintf(err, errsz,
+		 "--from: expected topic:partition:offset[,...] with input "
+		 "topics, got \"%s\"",
+		 from);
+	return -1;
+}
+
+/* Reads every partition of both input topics from its low watermark (or
+ * the --from offset) to its high watermark as they are now. No group
+ * membership, no commits. */
 static int load_kafka(replay *r, const char *brokers, char *err, size_t errsz)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -170,8 +225,14 @@ static int load_kafka(replay *r, const char *brokers, char *err, size_t errsz)
 			goto out;
 		}
 		tp->offset = lo;
+		if (r->from) {
+			int64_t f =
+			    from_offset(r->from, tp->topic, tp->partition);
+			if (f > lo)
+				tp->offset = f < hi ? f : hi;
+		}
 		high[i] = hi;
-		remaining += hi > lo;
+		remaining += hi > tp->offset;
 	}
 	rd_kafka_assign(rk, parts);
 	while (remaining > 0 && !lw_cli_stop) {
@@ -191,7 +252,7 @@ static int load_kafka(replay *r, const char *brokers, char *err, size_t errsz)
 			if (tp->partition != m->partition ||
 			    strcmp(tp->topic, rd_kafka_topic_name(m->rkt)))
 				continue;
-			if (m->offset < high[i]) {
+			if (m->offset < high[i] && m->offset >= tp->offset) {
 				add_msg(r, t, m->partition, m->offset,
 					rd_kafka_message_timestamp(m, NULL),
 					m->key, m->key_len, m->payload, m->len);
@@ -243,8 +304,8 @@ static int cmp_alert(const void *x, const void *y)
 {
 	const ralert *a = x, *b = y;
 	int c;
-	if (a->event_time != b->event_time)
-		return a->event_time < b->event_time ? -1 : 1;
+	if (a->fired_at != b->fired_at)
+		return a->fired_at < b->fired_at ? -1 : 1;
 	c = strcmp(a->alert_id, b->alert_id);
 	return c ? c
 		 : (a->revision > b->revision) - (a->revision < b->revision);
@@ -256,7 +317,9 @@ static void on_alert(void *opaque, const lw_alert *a, const lw_msg *cause)
 	lw_alert copy = *a;
 	ralert *x;
 	(void)cause;
-	copy.detected_at = a->event_time;
+	/* The event time at which the rule fired: the newest event involved,
+	 * or a timer's due time. */
+	copy.detected_at = a->fired_at;
 	lw_buf_reset(&r->json);
 	lw_alert_encode_json(&copy, r->topic_names, &r->json);
 	if (r->na == r->capa) {
@@ -264,10 +327,76 @@ static void on_alert(void *opaque, const lw_alert *a, const lw_msg *cause)
 		r->a = lw_xrealloc(r->a, r->capa * sizeof *r->a);
 	}
 	x = &r->a[r->na++];
-	x->event_time = a->event_time;
+	x->fired_at = a->fired_at;
 	memcpy(x->alert_id, a->alert_id, sizeof x->alert_id);
 	x->revision = a->revision;
 	x->json = lw_xstrndup((const char *)r->json.data, r->json.len);
+	x->avro = NULL;
+	x->avro_len = 0;
+	if (r->produce) {
+		lw_buf_reset(&r->avro);
+		lw_alert_encode_avro(&copy, LW_SCHEMA_ID_ALERT, r->topic_names,
+				     &r->avro);
+		x->avro = lw_xmalloc(r->avro.len);
+		memcpy(x->avro, r->avro.data, r->avro.len);
+		x->avro_len = r->avro.len;
+	}
+}
+
+/* Writes the sorted alerts to topic.alerts, keyed by alert_id like the
+ * live processor, and waits for every acknowledgement. */
+static int produce_alerts(replay *r, const char *brokers, char *err,
+			  size_t errsz)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+	int rc = 0;
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, errsz) ||
+	    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errsz)) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	for (int i = 0; i < r->cfg->rk_n; i++)
+		if (strncmp(r->cfg->rk_keys[i], "consumer.", 9) &&
+		    strcmp(r->cfg->rk_keys[i], "bootstrap.servers") &&
+		    rd_kafka_conf_set(
+			conf,
+			strncmp(r->cfg->rk_keys[i], "producer.", 9) == 0
+			    ? r->cfg->rk_keys[i] + 9
+			    : r->cfg->rk_keys[i],
+			r->cfg->rk_vals[i], err, errsz)) {
+			rd_kafka_conf_destroy(conf);
+			return -1;
+		}
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errsz);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	for (size_t i = 0; i < r->na && !rc; i++) {
+		rd_kafka_resp_err_t e;
+		do {
+			e = rd_kafka_producev(
+			    rk, RD_KAFKA_V_TOPIC(r->cfg->topic_alerts),
+			    RD_KAFKA_V_KEY(r->a[i].alert_id, 32),
+			    RD_KAFKA_V_VALUE(r->a[i].avro, r->a[i].avro_len),
+			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			    RD_KAFKA_V_END);
+			if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				rd_kafka_poll(rk, 50);
+		} while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+		if (e) {
+			snprintf(err, errsz, "cannot produce to %s: %s",
+				 r->cfg->topic_alerts, rd_kafka_err2str(e));
+			rc = -1;
+		}
+	}
+	if (!rc && rd_kafka_flush(rk, 60000)) {
+		snprintf(err, errsz, "alerts not acknowledged within 60 s");
+		rc = -1;
+	}
+	rd_kafka_destroy(rk);
+	return rc;
 }
 
 static void on_dlq(void *opaque, const lw_msg *m, const char *reason,
@@ -313,6 +442,10 @@ static int on_extra(int opt, const char *arg, void *opaque)
 		v[0] = arg;
 	else if (opt == 2001)
 		v[1] = arg;
+	else if (opt == 2002)
+		v[2] = arg;
+	else if (opt == 2003)
+		v[3] = "1";
 	else
 		return -1;
 	return 0;
@@ -323,8 +456,11 @@ int lw_replay_main(int argc, char **argv)
 	static const struct option extra[] = {
 	    {"file", required_argument, NULL, 2000},
 	    {"output", required_argument, NULL, 2001},
+	    {"from", required_argument, NULL, 2002},
+	    {"produce", no_argument, NULL, 2003},
 	};
-	const char *opt[2] = {NULL, NULL}; /* file, output */
+	const char *opt[4] = {NULL, NULL, NULL, NULL}; /* file, output, from,
+							  produce */
 	lw_config cfg;
 	replay r;
 	lw_registry *reg = NULL;
@@ -340,17 +476,21 @@ int lw_replay_main(int argc, char **argv)
 
 	memset(&r, 0, sizeof r);
 	lw_config_init(&cfg);
-	rc = lw_cli_parse(argc, argv, &cfg, extra, 2, on_extra, opt);
+	rc = lw_cli_parse(argc, argv, &cfg, extra, 4, on_extra, opt);
 	if (rc < 0) {
 		fprintf(rc == -2 ? stdout : stderr,
-			"usage: labwatch replay (--file DUMP | -b BROKERS) "
-			"[--output FILE] [-X key=value]...\n"
+			"usage: labwatch replay (--file DUMP | -b BROKERS "
+			"[--from TOPIC:PARTITION:OFFSET,...]) [--output FILE] "
+			"[--produce] [-X key=value]...\n"
 			"Reads the input topics (or a labwatch-gen --dump "
 			"file) from the beginning to\n"
 			"their current end, commits nothing, writes the alerts "
 			"as JSON lines ordered by\n"
-			"(event_time, alert_id) and a summary on stderr. Same "
-			"input, same bytes out.\n");
+			"(detected_at, alert_id) and a summary on stderr. Same "
+			"input, same bytes out.\n"
+			"--produce also writes them (Avro) to topic.alerts on "
+			"-b BROKERS (with --file, -b is then the output "
+			"only).\n");
 		lw_config_free(&cfg);
 		return rc == -2 ? 0 : 64;
 	}
@@ -359,10 +499,22 @@ int lw_replay_main(int argc, char **argv)
 	r.topic_names[LW_TOPIC_RESULTS] = cfg.topic_results;
 	r.topic_names[LW_TOPIC_NOTIFICATIONS] = cfg.topic_notifications;
 	brokers = lw_config_rk_get(&cfg, "consumer", "bootstrap.servers");
-	if (!opt[0] == !brokers) {
+	if (!opt[0] == !brokers && !(opt[0] && opt[3])) {
 		snprintf(err, sizeof err, "give exactly one of --file or -b");
 		goto out;
 	}
+	if (opt[3] && !brokers) {
+		snprintf(err, sizeof err, "--produce needs -b BROKERS");
+		goto out;
+	}
+	r.produce = opt[3] != NULL;
+	if (opt[2] && (opt[0] || check_from(&r, opt[2], err, sizeof err))) {
+		if (opt[0])
+			snprintf(err, sizeof err,
+				 "--from applies to Kafka replay (-b)");
+		goto out;
+	}
+	r.from = opt[2];
 	dir = cfg.registry_dir && *cfg.registry_dir ? cfg.registry_dir
 						    : lw_default_registry_dir();
 	reg = lw_registry_new(dir, err, sizeof err);
@@ -376,6 +528,7 @@ int lw_replay_main(int argc, char **argv)
 	qsort(r.m, r.n, sizeof *r.m, cmp_msg);
 
 	lw_engine_config_from(&ec, &cfg);
+	ec.clock.idle_timeout_ms = 0; /* event time only */
 	cb.opaque = &r;
 	eng = lw_engine_new(&ec, reg, &cb);
 	for (size_t i = 0; i < r.n; i++) {
@@ -387,9 +540,11 @@ int lw_replay_main(int argc, char **argv)
 			      m->value_len};
 		lw_engine_process(eng, &msg);
 	}
-	/* Growth is sent once, at the end: each incident's first alert
-	 * (when it fired) and, if it grew, its final revision. The set of
-	 * incidents still growing at the end depends only on the input. */
+	/* Timers due by the final stream time fire; later ones are not
+	 * decided (their events may still come). Growth is sent once, at the
+	 * end: each incident's first alert (when it fired) and, if it grew,
+	 * its final revision. Both depend only on the input. */
+	lw_engine_tick(eng, SIZE_MAX);
 	lw_engine_flush(eng);
 	qsort(r.a, r.na, sizeof *r.a, cmp_alert);
 	if (opt[1] && strcmp(opt[1], "-") && !(out = fopen(opt[1], "w"))) {
@@ -402,23 +557,48 @@ int lw_replay_main(int argc, char **argv)
 		snprintf(err, sizeof err, "cannot write %s", opt[1]);
 		goto out;
 	}
+	if (r.produce && produce_alerts(&r, brokers, err, sizeof err))
+		goto out;
 	lw_engine_get_stats(eng, &st);
-	fprintf(
-	    stderr,
-	    "labwatch replay: %zu messages (%llu results, %llu notifications "
-	    "applied, %llu duplicates, %llu dead-lettered), %zu alert messages "
-	    "(result_mismatch=%llu stale_version=%llu wrong_recipient=%llu "
-	    "fanout=%llu record_mismatch=%llu) in %lld ms\n",
-	    r.n, (unsigned long long)st.applied[LW_TOPIC_RESULTS],
-	    (unsigned long long)st.applied[LW_TOPIC_NOTIFICATIONS],
-	    (unsigned long long)st.duplicates,
-	    (unsigned long long)st.deadletter_total, r.na,
-	    (unsigned long long)st.alerts[LW_RULE_RESULT_MISMATCH],
-	    (unsigned long long)st.alerts[LW_RULE_STALE_VERSION],
-	    (unsigned long long)st.alerts[LW_RULE_WRONG_RECIPIENT],
-	    (unsigned long long)st.alerts[LW_RULE_FANOUT],
-	    (unsigned long long)st.alerts[LW_RULE_RECORD_MISMATCH],
-	    (long long)(lw_mono_ms() - t0));
+	{
+		lw_state_stats ss;
+		lw_state_get_stats(lw_engine_state(eng), &ss);
+		fprintf(stderr,
+			"labwatch replay: %zu messages (%llu results, %llu "
+			"notifications applied, %llu duplicates, %llu "
+			"dead-lettered), %zu alert messages in %lld ms\n",
+			r.n, (unsigned long long)st.applied[LW_TOPIC_RESULTS],
+			(unsigned long long)st.applied[LW_TOPIC_NOTIFICATIONS],
+			(unsigned long long)st.duplicates,
+			(unsigned long long)st.deadletter_total, r.na,
+			(long long)(lw_mono_ms() - t0));
+		fprintf(stderr, "labwatch replay: alerts by rule:");
+		for (int k = 0; k < LW_RULE_COUNT; k++)
+			fprintf(stderr, " %s=%llu", lw_rule_name(k),
+				(unsigned long long)st.alerts[k]);
+		fprintf(stderr,
+			"\nlabwatch replay: stream time %lld; late events "
+			"%llu (results: %llu/%llu/%llu, notifications: "
+			"%llu/%llu/%llu as %s/%s/%s); state %llu specimens, "
+			"%llu bytes (%.0f per specimen), fan-in %llu "
+			"recipients, %llu bytes\n",
+			(long long)st.watermark_ms,
+			(unsigned long long)st.late_total,
+			(unsigned long long)st.late[0][0],
+			(unsigned long long)st.late[0][1],
+			(unsigned long long)st.late[0][2],
+			(unsigned long long)st.late[1][0],
+			(unsigned long long)st.late[1][1],
+			(unsigned long long)st.late[1][2],
+			lw_engine_late_reason(0), lw_engine_late_reason(1),
+			lw_engine_late_reason(2),
+			(unsigned long long)ss.specimens,
+			(unsigned long long)ss.bytes,
+			ss.specimens ? (double)ss.bytes / (double)ss.specimens
+				     : 0.0,
+			(unsigned long long)st.fanin.recipients,
+			(unsigned long long)st.fanin.bytes);
+	}
 	rc = 0;
 out:
 	if (err[0])
@@ -430,10 +610,13 @@ out:
 		free(r.m[i].value);
 	}
 	free(r.m);
-	for (size_t i = 0; i < r.na; i++)
+	for (size_t i = 0; i < r.na; i++) {
 		free(r.a[i].json);
+		free(r.a[i].avro);
+	}
 	free(r.a);
 	lw_buf_free(&r.json);
+	lw_buf_free(&r.avro);
 	lw_config_free(&cfg);
 	return rc;
 }

@@ -18,9 +18,18 @@
 #define REF_NONE (-1)
 #define REF_WAIT (-2)
 
-static const char *const rule_names[] = {"RESULT_MISMATCH", "STALE_VERSION",
-					 "WRONG_RECIPIENT", "FANOUT",
-					 "RECORD_MISMATCH"};
+static const char *const rule_names[] = {"RESULT_MISMATCH",
+					 "STALE_VERSION",
+					 "WRONG_RECIPIENT",
+					 "FANOUT",
+					 "RECORD_MISMATCH",
+					 "MISSING_NOTIFICATION",
+					 "CORRECTED_AFTER_NOTIFY",
+					 "ORPHAN_NOTIFICATION",
+					 "SENT_BEFORE_FINAL",
+					 "SENT_AFTER_WITHDRAWAL",
+					 "FANIN",
+					 "VOLUME_SURGE"};
 static const char *const severity_names[] = {"CRITICAL", "HIGH", "WARNING",
 					     "INFO"};
 
@@ -176,6 +185,8 @@ static void finish(lw_incident_list *l, lw_incident *inc, const lw_specimen *s)
 				d++;
 	}
 	inc->recipients = d;
+	if (inc->ref >= 0)
+		inc->ref_status = s->results[inc->ref].status;
 	if (inc->ref >= 0 && s->results[inc->ref].recorded_at > inc->event_time)
 		inc->event_time = s->results[inc->ref].recorded_at;
 }
@@ -351,12 +362,213 @@ static void rule_record_mismatch(const lw_specimen *s, lw_incident_list *l)
 		finish(l, inc, s);
 }
 
+/* ---- timer rules (rules.h: "Timer rules") ---- */
+
+static void due_later(lw_incident_list *l, int64_t due)
+{
+	if (due < l->next_due)
+		l->next_due = due;
+}
+
+static int is_due(int64_t now, int64_t due)
+{
+	return now != INT64_MIN && now >= due;
+}
+
+static int64_t sla_of(const lw_rules_config *cfg, const lw_codes *codes,
+		      uint16_t code)
+{
+	for (uint32_t i = 0; i < cfg->nsla; i++)
+		if (cfg->sla[i].code == code)
+			return cfg->sla[i].ms;
+	return lw_codes_polarity(codes, code) > 0 ? cfg->sla_critical_ms
+						  : cfg->sla_default_ms;
+}
+
+/* Is r the earliest final record of its version (ties: lowest index)? */
+static int first_of_version(const lw_specimen *s, uint32_t r)
+{
+	const lw_result_rec *a = &s->results[r];
+	for (uint32_t k = 0; k < s->nresults; k++) {
+		const lw_result_rec *b = &s->results[k];
+		if (k == r || !is_final(b) || b->version != a->version)
+			continue;
+		if (b->recorded_at < a->recorded_at ||
+		    (b->recorded_at == a->recorded_at && k < r))
+			return 0;
+	}
+	return 1;
+}
+
+/* Was N sent when some final result was already recorded (allowing for
+ * skew), i.e. did it tell somebody a final result? */
+static int told_final(const lw_specimen *s, const lw_notif_rec *n, int64_t skew)
+{
+	for (uint32_t r = 0; r < s->nresults; r++)
+		if (is_final(&s->results[r]) &&
+		    s->results[r].recorded_at <= n->sent_at + skew)
+			return 1;
+	return 0;
+}
+
+static void rule_notify_sla(const lw_specimen *s, const lw_codes *codes,
+			    const lw_rules_config *cfg, int64_t now,
+			    lw_incident_list *l)
+{
+	int32_t missing = -1;
+	int64_t missing_due = 0;
+	int64_t skew = cfg->clock_skew_ms;
+	for (uint32_t r = 0; r < s->nresults; r++) {
+		const lw_result_rec *v = &s->results[r];
+		int64_t rec, due;
+		int covered = 0, superseded = 0, prior = 0;
+		if (!is_final(v) || !first_of_version(s, r))
+			continue;
+		rec = v->recorded_at;
+		due = rec + sla_of(cfg, codes, v->code);
+		for (uint32_t k = 0; k < s->nresults && !superseded; k++)
+			superseded = is_final(&s->results[k]) &&
+				     s->results[k].version > v->version &&
+				     s->results[k].recorded_at <= due;
+		if (superseded)
+			continue;
+		for (uint32_t i = 0; i < s->nnotifs && !covered; i++) {
+			const lw_notif_rec *n = &s->notifs[i];
+			covered = n->sent_at >= rec - skew &&
+				  n->sent_at <= due &&
+				  (n->stated_version == LW_NO_VERSION ||
+				   n->stated_version >= v->version);
+		}
+		if (covered)
+			continue;
+		if (!is_due(now, due)) {
+			due_later(l, due);
+			continue;
+		}
+		for (uint32_t i = 0; i < s->nnotifs && !prior; i++)
+			prior = s->notifs[i].sent_at < rec - skew &&
+				told_final(s, &s->notifs[i], skew);
+		if (prior) {
+			lw_incident *inc = new_incident(
+			    l, LW_RULE_CORRECTED_AFTER_NOTIFY, LW_SEV_HIGH);
+			inc->ref = (int32_t)r;
+			inc->due = due;
+			for (uint32_t i = 0; i < s->nnotifs; i++)
+				if (s->notifs[i].sent_at < rec - skew &&
+				    told_final(s, &s->notifs[i], skew))
+					add_member(l, inc, s, i);
+			finish(l, inc, s);
+		} else if (missing < 0 ||
+			   v->version < s->results[missing].version) {
+			missing = (int32_t)r;
+			missing_due = due;
+		}
+	}
+	if (missing >= 0) {
+		lw_incident *inc = new_incident(
+		    l, LW_RULE_MISSING_NOTIFICATION,
+		    lw_codes_polarity(codes, s->results[missing].code) > 0
+			? LW_SEV_CRITICAL
+			: LW_SEV_HIGH);
+		inc->ref = missing;
+		inc->due = missing_due;
+		finish(l, inc, s);
+	}
+}
+
+static void rule_orphan(const lw_specimen *s, const lw_rules_config *cfg,
+			int64_t now, lw_incident_list *l)
+{
+	lw_incident *inc = NULL;
+	for (uint32_t i = 0; i < s->nnotifs; i++) {
+		const lw_notif_rec *n = &s->notifs[i];
+		int64_t due = n->sent_at + cfg->orphan_grace_ms;
+		int found = 0;
+		for (uint32_t r = 0; r < s->nresults && !found; r++)
+			found = s->results[r].recorded_at <= due;
+		if (found)
+			continue;
+		if (!is_due(now, due)) {
+			due_later(l, due);
+			continue;
+		}
+		if (!inc) {
+			inc = new_incident(l, LW_RULE_ORPHAN_NOTIFICATION,
+					   LW_SEV_HIGH);
+			inc->due = due;
+		}
+		if (due < inc->due)
+			inc->due = due;
+		add_member(l, inc, s, i);
+	}
+	if (inc)
+		finish(l, inc, s);
+}
+
+/* The newest result recorded at or before t, or -1. */
+static int32_t in_force(const lw_specimen *s, int64_t t)
+{
+	int32_t best = -1;
+	for (uint32_t r = 0; r < s->nresults; r++)
+		if (s->results[r].recorded_at <= t &&
+		    (best < 0 || newer(&s->results[r], &s->results[best])))
+			best = (int32_t)r;
+	return best;
+}
+
+static void rule_sent_status(const lw_specimen *s, const lw_rules_config *cfg,
+			     int64_t now, lw_incident_list *l)
+{
+	/* Members of two incidents interleave; collect each in its own pass
+	 * so that members stay contiguous. */
+	for (int pass = 0; pass < 2; pass++) {
+		lw_incident *inc = NULL;
+		for (uint32_t i = 0; i < s->nnotifs; i++) {
+			const lw_notif_rec *n = &s->notifs[i];
+			int64_t due = n->sent_at + cfg->clock_skew_ms;
+			int32_t f = in_force(s, due);
+			const lw_result_rec *r;
+			int hit;
+			if (f < 0)
+				continue;
+			r = &s->results[f];
+			hit = pass == 0
+				  ? r->status == LW_STATUS_PRELIMINARY ||
+					r->retest_pending
+				  : r->status == LW_STATUS_CANCELLED ||
+					r->status == LW_STATUS_ENTERED_IN_ERROR;
+			if (!hit)
+				continue;
+			if (!is_due(now, due)) {
+				due_later(l, due);
+				continue;
+			}
+			if (!inc) {
+				inc = new_incident(
+				    l,
+				    pass == 0 ? LW_RULE_SENT_BEFORE_FINAL
+					      : LW_RULE_SENT_AFTER_WITHDRAWAL,
+				    LW_SEV_HIGH);
+				inc->due = due;
+				inc->ref = f;
+			}
+			if (due < inc->due)
+				inc->due = due;
+			add_member(l, inc, s, i);
+		}
+		if (inc)
+			finish(l, inc, s);
+	}
+}
+
 void lw_rules_evaluate(const lw_specimen *s, const lw_codes *codes,
-		       const lw_rules_config *cfg, lw_incident_list *l)
+		       const lw_rules_config *cfg, int64_t now,
+		       lw_incident_list *l)
 {
 	int content = !withdrawn(s);
 	l->n = 0;
 	l->nmembers = 0;
+	l->next_due = INT64_MAX;
 	if (s->nnotifs > l->rcap) {
 		l->rcap = s->nnotifs + 16;
 		l->refs = lw_xrealloc(l->refs, l->rcap * sizeof *l->refs);
@@ -368,6 +580,10 @@ void lw_rules_evaluate(const lw_specimen *s, const lw_codes *codes,
 	rule_wrong_recipient(s, l);
 	rule_fanout(s, cfg, l);
 	rule_record_mismatch(s, l);
+	if (content)
+		rule_notify_sla(s, codes, cfg, now, l);
+	rule_orphan(s, cfg, now, l);
+	rule_sent_status(s, cfg, now, l);
 }
 
 void lw_incident_alert_id(const lw_specimen *s, const lw_incident *inc,
@@ -388,13 +604,12 @@ void lw_incident_alert_id(const lw_specimen *s, const lw_incident *inc,
 		lw_hasher_add_i64(&h, s->results[inc->ref].version);
 		lw_hasher_add_i64(&h, inc->stated_version);
 		break;
+	case LW_RULE_CORRECTED_AFTER_NOTIFY:
+		lw_hasher_add_i64(&h, s->results[inc->ref].version);
+		break;
 	default:
 		break; /* one incident per specimen */
 	}
 	lw_hasher_hex128(&h, out);
-	*key = 0;
-	for (int i = 16; i < 32; i++)
-		*key =
-		    (*key << 4) | (uint64_t)(out[i] <= '9' ? out[i] - '0'
-							   : out[i] - 'a' + 10);
+	*key = lw_hex_low64(out);
 }

@@ -68,6 +68,8 @@ typedef struct lw_specimen {
 	uint32_t dropped_events;
 	uint32_t bytes; /* heap bytes owned, kept up to date by the adders */
 	uint8_t update_pending; /* an incident grew; engine flushes it */
+	uint8_t timer_alerted;	/* a timer rule has alerted (late-event
+				   accounting) */
 	int64_t last_event_ms;	/* newest event time seen */
 } lw_specimen;
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "wheel.h"
 #include "xmalloc.h"
 
 #define ID_SEED 0x737065636964ULL
@@ -23,6 +24,7 @@
 typedef struct node {
 	struct node *hnext;
 	struct node *prev, *next; /* LRU */
+	lw_wheel_entry timer;	  /* the record's deadline */
 	uint64_t hash;
 	uint32_t id_len;
 	lw_specimen s; /* must stay last-but-one-free: see node_of() */
@@ -38,6 +40,7 @@ struct lw_state {
 	size_t sweep_pos;
 	uint64_t sweep_gen;
 	int sweeping;
+	lw_wheel wheel;
 };
 
 static node *node_of(lw_specimen *s)
@@ -60,6 +63,7 @@ lw_state *lw_state_new(const lw_state_config *cfg)
 		st->nbuckets *= 2;
 	st->buckets = lw_xcalloc(st->nbuckets, sizeof *st->buckets);
 	st->st.bytes = table_bytes(st);
+	lw_wheel_init(&st->wheel);
 	return st;
 }
 
@@ -94,6 +98,7 @@ static void remove_node(lw_state *st, node *n)
 		pp = &(*pp)->hnext;
 	*pp = n->hnext;
 	lru_unlink(st, n);
+	lw_wheel_remove(&st->wheel, &n->timer);
 	st->st.bytes -= lw_specimen_bytes(&n->s) + sizeof *n;
 	st->st.specimens--;
 	lw_specimen_clear(&n->s);
@@ -188,18 +193,14 @@ void lw_state_touched(lw_state *st, lw_specimen *s, size_t old_bytes)
 	}
 }
 
-size_t lw_state_evict(lw_state *st, int64_t stream_time_ms, size_t budget)
+size_t lw_state_evict(lw_state *st, size_t budget)
 {
 	size_t removed = 0;
 	while (st->head && removed < budget) {
 		node *n = st->head;
-		if (st->cfg.ttl_ms > 0 &&
-		    n->s.last_event_ms < stream_time_ms - st->cfg.ttl_ms) {
-			st->st.expired++;
-		} else if ((st->cfg.max_specimens &&
-			    st->st.specimens > st->cfg.max_specimens) ||
-			   (st->cfg.max_bytes &&
-			    st->st.bytes > st->cfg.max_bytes)) {
+		if ((st->cfg.max_specimens &&
+		     st->st.specimens > st->cfg.max_specimens) ||
+		    (st->cfg.max_bytes && st->st.bytes > st->cfg.max_bytes)) {
 			st->st.evicted++;
 		} else {
 			break;
@@ -208,6 +209,54 @@ size_t lw_state_evict(lw_state *st, int64_t stream_time_ms, size_t budget)
 		removed++;
 	}
 	return removed;
+}
+
+void lw_state_schedule(lw_state *st, lw_specimen *s, int64_t due)
+{
+	node *n = node_of(s);
+	if (due == INT64_MAX)
+		lw_wheel_remove(&st->wheel, &n->timer);
+	else if (!n->timer.linked || n->timer.due != due)
+		lw_wheel_insert(&st->wheel, &n->timer, due);
+}
+
+int64_t lw_state_deadline(const lw_state *st, const lw_specimen *s)
+{
+	const node *n = (const node *)((const char *)s - offsetof(node, s));
+	(void)st;
+	return n->timer.linked ? n->timer.due : INT64_MAX;
+}
+
+void lw_state_expire(lw_state *st, lw_specimen *s)
+{
+	st->st.expired++;
+	remove_node(st, node_of(s));
+}
+
+struct due_ctx {
+	lw_state_due_fn fn;
+	void *opaque;
+};
+
+static void on_due(void *opaque, lw_wheel_entry *e)
+{
+	struct due_ctx *c = opaque;
+	node *n = (node *)((char *)e - offsetof(node, timer));
+	c->fn(c->opaque, &n->s);
+}
+
+size_t lw_state_advance(lw_state *st, int64_t now, size_t budget,
+			lw_state_due_fn fn, void *opaque)
+{
+	struct due_ctx c = {fn, opaque};
+	if (now == INT64_MIN)
+		return 0;
+	return lw_wheel_advance(&st->wheel, now, budget, on_due, &c);
+}
+
+size_t lw_state_scheduled(const lw_state *st)
+{
+	return st->wheel.count;
 }
 
 int lw_state_sweep_step(lw_state *st, size_t budget, lw_state_visit_fn visit,

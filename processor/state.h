@@ -1,18 +1,17 @@
 /* state: the join state, a bounded table of specimen records by ID.
  *
- * Entries are kept in least-recently-updated order. Two bounds keep memory
- * flat: an event-time TTL and a cap on specimens and on accounted bytes
- * (the least recently updated entry is evicted first). Both are applied by
- * lw_state_evict() from the head of that order with a work budget, so one
- * call never stalls the consume loop. Expired and evicted entries are
- * counted.
+ * Every entry has a deadline in event time (lw_state_schedule), kept in a
+ * timer wheel (wheel.h). lw_state_advance() hands the entries whose
+ * deadline the stream time has reached to the owner, which runs the timer
+ * rules and then re-schedules the entry or expires it (lw_state_expire);
+ * the work per call is bounded. The owner sets the deadline to the next
+ * timer rule due time, or to the newest event time + ttl_ms when nothing is
+ * pending, so an entry never expires with a timer still to fire.
  *
- * TTL precision: an entry expires when its newest event is older than the
- * newest event time seen minus ttl_ms AND every entry updated before it has
- * gone. With input roughly in event-time order that is the TTL; an entry
- * updated with an old event time (a late event) can hold up the expiry of
- * entries updated after it by up to one TTL. Memory stays bounded by the
- * caps either way. (Per-entry deadlines come with the timer rules.)
+ * Entries are also kept in least-recently-updated order for the caps on
+ * specimens and on accounted bytes: lw_state_evict() removes the least
+ * recently updated first, with a work budget. Expired and evicted entries
+ * are counted.
  *
  * The table is single-threaded. Records returned by find/upsert are owned by
  * the table and valid until the next call that can remove entries
@@ -54,9 +53,24 @@ lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
  * change). */
 void lw_state_touched(lw_state *st, lw_specimen *s, size_t old_bytes);
 
-/* Expires entries older than stream_time_ms - ttl and evicts over-cap ones,
- * at most budget entries. Returns the number removed. */
-size_t lw_state_evict(lw_state *st, int64_t stream_time_ms, size_t budget);
+/* Evicts over-cap entries, least recently updated first, at most budget.
+ * Returns the number removed. */
+size_t lw_state_evict(lw_state *st, size_t budget);
+
+/* Sets s's deadline (event time ms); INT64_MAX = none. */
+void lw_state_schedule(lw_state *st, lw_specimen *s, int64_t due);
+/* s's deadline, INT64_MAX if none. */
+int64_t lw_state_deadline(const lw_state *st, const lw_specimen *s);
+/* Called for each entry whose deadline is <= now; the entry is no longer
+ * scheduled when called and the callback must schedule or expire it. */
+typedef void (*lw_state_due_fn)(void *opaque, lw_specimen *s);
+/* Hands over due entries, at most budget. Returns how many. */
+size_t lw_state_advance(lw_state *st, int64_t now, size_t budget,
+			lw_state_due_fn fn, void *opaque);
+/* Removes s, counted as expired. */
+void lw_state_expire(lw_state *st, lw_specimen *s);
+/* Entries with a deadline. */
+size_t lw_state_scheduled(const lw_state *st);
 /* Removes every entry (used when partitions are reassigned). */
 void lw_state_clear(lw_state *st);
 

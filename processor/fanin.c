@@ -1,0 +1,328 @@
+/* fanin: FANIN per recipient (see fanin.h).
+ *
+ * Design: a chained hash table of recipient entries, each with a small
+ * array of (patient, newest notification) pairs; a recipient with one
+ * patient, the common case, costs one entry and one pair. The distinct
+ * count in the window is recomputed on each add from the entry's pairs
+ * (bounded by max_patients). Expiry walks the buckets with a cursor and a
+ * budget. The table doubles when its load passes 1. Alerts are built into
+ * reused storage owned by the module. */
+#include "fanin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "rules.h"
+#include "xmalloc.h"
+
+typedef struct pair {
+	uint64_t patient;
+	int64_t sent_at;
+	int64_t offset;
+	int32_t partition;
+	char *nid;
+	char *sid;
+} pair;
+
+typedef struct rent {
+	struct rent *next;
+	uint64_t recipient;
+	int64_t newest;
+	pair *p;
+	uint32_t n, cap;
+	uint32_t alerted_patients; /* 0 = no incident yet */
+	uint32_t revision;
+	int64_t episode_start;
+	char *episode_sid;
+} rent;
+
+struct lw_fanin {
+	lw_fanin_config cfg;
+	rent **b;
+	size_t nb;
+	size_t cursor;
+	lw_fanin_stats st;
+	lw_evidence *ev;
+	uint32_t evcap;
+	const pair **order;
+	size_t ocap;
+	char summary_sid[64];
+};
+
+void lw_fanin_config_defaults(lw_fanin_config *c)
+{
+	c->window_ms = 24LL * 3600 * 1000;
+	c->threshold = 5;
+	c->max_patients = 1024;
+	c->max_evidence = 100;
+}
+
+lw_fanin *lw_fanin_new(const lw_fanin_config *cfg)
+{
+	lw_fanin *f = lw_xcalloc(1, sizeof *f);
+	f->cfg = *cfg;
+	if (!f->cfg.max_patients)
+		f->cfg.max_patients = 1024;
+	if (!f->cfg.max_evidence)
+		f->cfg.max_evidence = 1;
+	f->nb = 1024;
+	f->b = lw_xcalloc(f->nb, sizeof *f->b);
+	f->st.bytes = f->nb * sizeof *f->b;
+	return f;
+}
+
+static size_t pair_bytes(const pair *p)
+{
+	return sizeof *p + strlen(p->nid) + 1 + strlen(p->sid) + 1;
+}
+
+static void pair_free(lw_fanin *f, pair *p)
+{
+	f->st.bytes -= pair_bytes(p);
+	f->st.pairs--;
+	free(p->nid);
+	free(p->sid);
+}
+
+static void rent_free(lw_fanin *f, rent *r)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		pair_free(f, &r->p[i]);
+	f->st.bytes -= sizeof *r + (size_t)(r->cap - r->n) * sizeof(pair);
+	if (r->episode_sid)
+		f->st.bytes -= strlen(r->episode_sid) + 1;
+	free(r->p);
+	free(r->episode_sid);
+	free(r);
+	f->st.recipients--;
+}
+
+void lw_fanin_destroy(lw_fanin *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->nb; i++)
+		while (f->b[i]) {
+			rent *r = f->b[i];
+			f->b[i] = r->next;
+			rent_free(f, r);
+		}
+	free(f->b);
+	free(f->ev);
+	free(f->order);
+	free(f);
+}
+
+static void grow(lw_fanin *f)
+{
+	size_t nb = f->nb * 2;
+	rent **b = lw_xcalloc(nb, sizeof *b);
+	for (size_t i = 0; i < f->nb; i++)
+		while (f->b[i]) {
+			rent *r = f->b[i];
+			f->b[i] = r->next;
+			r->next = b[r->recipient & (nb - 1)];
+			b[r->recipient & (nb - 1)] = r;
+		}
+	f->st.bytes += (nb - f->nb) * sizeof *b;
+	free(f->b);
+	f->b = b;
+	f->nb = nb;
+	f->cursor = 0;
+}
+
+static rent *get(lw_fanin *f, uint64_t recipient)
+{
+	rent **pp = &f->b[recipient & (f->nb - 1)], *r;
+	for (r = *pp; r; r = r->next)
+		if (r->recipient == recipient)
+			return r;
+	if (f->st.recipients >= f->nb) {
+		grow(f);
+		pp = &f->b[recipient & (f->nb - 1)];
+	}
+	r = lw_xcalloc(1, sizeof *r);
+	r->recipient = recipient;
+	r->newest = INT64_MIN;
+	r->next = *pp;
+	*pp = r;
+	f->st.recipients++;
+	f->st.bytes += sizeof *r;
+	return r;
+}
+
+static void set_pair(lw_fanin *f, pair *p, const lw_fanin_pair *in)
+{
+	p->patient = in->patient;
+	p->sent_at = in->sent_at;
+	p->offset = in->offset;
+	p->partition = in->partition;
+	p->nid = lw_xstrdup(in->notification_id);
+	p->sid = lw_xstrdup(in->specimen_id);
+	f->st.bytes += pair_bytes(p);
+	f->st.pairs++;
+}
+
+static int in_window(const lw_fanin *f, const rent *r, const pair *p)
+{
+	return p->sent_at > r->newest - f->cfg.window_ms;
+}
+
+static int cmp_pair(const void *x, const void *y)
+{
+	const pair *a = *(const pair *const *)x, *b = *(const pair *const *)y;
+	if (a->sent_at != b->sent_at)
+		return a->sent_at < b->sent_at ? -1 : 1;
+	return strcmp(a->nid, b->nid);
+}
+
+/* The window's pairs in (sent_at, notification ID) order. */
+static size_t window_pairs(lw_fanin *f, const rent *r)
+{
+	size_t n = 0;
+	if (r->n > f->ocap) {
+		f->ocap = r->n + 16;
+		f->order = lw_xrealloc(f->order, f->ocap * sizeof *f->order);
+	}
+	for (uint32_t i = 0; i < r->n; i++)
+		if (in_window(f, r, &r->p[i]))
+			f->order[n++] = &r->p[i];
+	qsort(f->order, n, sizeof *f->order, cmp_pair);
+	return n;
+}
+
+static void build(lw_fanin *f, const rent *r, size_t n, lw_alert *a)
+{
+	lw_hasher h;
+	uint32_t k = 0;
+	memset(a, 0, sizeof *a);
+	lw_hasher_init(&h, 0x6c6162776174ULL);
+	lw_hasher_add_str(&h, "FANIN");
+	lw_hasher_add_i64(&h, (int64_t)r->recipient);
+	lw_hasher_add_i64(&h, r->episode_start);
+	lw_hasher_hex128(&h, a->alert_id);
+	a->key = lw_hex_low64(a->alert_id);
+	a->revision = r->revision;
+	a->rule = LW_RULE_FANIN;
+	a->severity = LW_SEV_CRITICAL;
+	a->specimen_id = r->episode_sid;
+	a->recorded_version = LW_NO_VERSION;
+	a->stated_version = LW_NO_VERSION;
+	a->recipient_count = 1;
+	a->event_time = r->newest;
+	a->fired_at = r->newest;
+	if (f->evcap < f->cfg.max_evidence) {
+		f->evcap = f->cfg.max_evidence;
+		f->ev = lw_xrealloc(f->ev, f->evcap * sizeof *f->ev);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (k >= f->cfg.max_evidence) {
+			a->evidence_omitted++;
+			continue;
+		}
+		f->ev[k].topic = LW_TOPIC_NOTIFICATIONS;
+		f->ev[k].partition = f->order[i]->partition;
+		f->ev[k].offset = f->order[i]->offset;
+		f->ev[k].event_id = f->order[i]->nid;
+		k++;
+	}
+	a->evidence = f->ev;
+	a->nevidence = k;
+	snprintf(a->summary, sizeof a->summary,
+		 "one recipient (key hash %016llx) received the records of "
+		 "%zu distinct patients within %lld min, over the threshold "
+		 "of %u",
+		 (unsigned long long)r->recipient, n,
+		 (long long)(f->cfg.window_ms / 60000), f->cfg.threshold);
+}
+
+int lw_fanin_add(lw_fanin *f, const lw_fanin_pair *in, lw_alert *a)
+{
+	rent *r;
+	pair *p = NULL;
+	size_t n;
+	if (!f->cfg.threshold)
+		return 0;
+	r = get(f, in->recipient);
+	for (uint32_t i = 0; i < r->n && !p; i++)
+		if (r->p[i].patient == in->patient)
+			p = &r->p[i];
+	if (p) {
+		if (in->sent_at <= p->sent_at)
+			return 0; /* an older one for a patient it has */
+		pair_free(f, p);
+		set_pair(f, p, in);
+	} else {
+		if (r->n >= f->cfg.max_patients)
+			return 0;
+		if (r->n == r->cap) {
+			uint32_t nc = r->cap ? r->cap * 2 : 1;
+			r->p = lw_xrealloc(r->p, nc * sizeof *r->p);
+			f->st.bytes += (nc - r->cap) * sizeof *r->p;
+			r->cap = nc;
+		}
+		f->st.bytes -= sizeof(pair); /* counted in pair_bytes */
+		set_pair(f, &r->p[r->n++], in);
+	}
+	if (in->sent_at > r->newest)
+		r->newest = in->sent_at;
+	n = window_pairs(f, r);
+	if (n <= f->cfg.threshold || n <= r->alerted_patients)
+		return 0;
+	if (!r->alerted_patients) {
+		r->episode_start = f->order[0]->sent_at;
+		r->episode_sid = lw_xstrdup(f->order[0]->sid);
+		f->st.bytes += strlen(r->episode_sid) + 1;
+		r->revision = (uint32_t)n;
+		r->alerted_patients = (uint32_t)n;
+		f->st.incidents++;
+		build(f, r, n, a);
+		return 1;
+	}
+	r->revision = (uint32_t)n > r->revision ? (uint32_t)n : r->revision + 1;
+	r->alerted_patients = (uint32_t)n;
+	build(f, r, n, a);
+	return 2;
+}
+
+size_t lw_fanin_expire(lw_fanin *f, int64_t now, size_t budget)
+{
+	size_t visited = 0;
+	if (now == INT64_MIN)
+		return 0;
+	while (visited < budget) {
+		rent **pp = &f->b[f->cursor];
+		while (*pp) {
+			rent *r = *pp;
+			uint32_t w = 0;
+			visited++;
+			for (uint32_t i = 0; i < r->n; i++) {
+				if (r->p[i].sent_at > now - f->cfg.window_ms)
+					r->p[w++] = r->p[i];
+				else
+					pair_free(f, &r->p[i]);
+			}
+			f->st.bytes += (size_t)(r->n - w) * sizeof(pair);
+			r->n = w;
+			if (w == 0) {
+				*pp = r->next;
+				rent_free(f, r);
+				f->st.expired++;
+			} else {
+				pp = &r->next;
+			}
+		}
+		visited++;
+		f->cursor = (f->cursor + 1) & (f->nb - 1);
+		if (f->cursor == 0)
+			break;
+	}
+	return visited;
+}
+
+void lw_fanin_get_stats(const lw_fanin *f, lw_fanin_stats *out)
+{
+	*out = f->st;
+}

@@ -1,0 +1,55 @@
+/* wheel: a two-level hashed timer wheel over event time.
+ *
+ * Entries are intrusive (lw_wheel_entry embedded in the caller's struct)
+ * and carry an absolute due time in ms. The fine level has 256 slots of one
+ * second, the coarse level 4096 slots of 256 s (about 12 days); an entry
+ * further out sits in the last coarse slot and is placed again when that
+ * slot comes round. Insert, move and remove are O(1); lw_wheel_advance()
+ * costs O(slots passed + entries fired or cascaded) and stops after a
+ * budget of entries, resuming where it stopped on the next call, so one call
+ * never stalls a loop. Jumps of stream time over empty stretches skip whole
+ * slots.
+ *
+ * An entry fires when stream time now >= due. The callback receives the
+ * entry already unlinked; it may re-insert it, insert or remove others, or
+ * free it. Entries due at the same time fire in insertion order, so the
+ * order is deterministic for a deterministic input. Not thread-safe. */
+#ifndef LW_WHEEL_H
+#define LW_WHEEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lw_wheel_entry {
+	struct lw_wheel_entry *next, *prev; /* NULL prev: not linked */
+	int64_t due;
+	int linked;
+} lw_wheel_entry;
+
+#define LW_WHEEL_FINE	256
+#define LW_WHEEL_COARSE 4096
+
+typedef struct lw_wheel {
+	lw_wheel_entry fine[LW_WHEEL_FINE];	/* list heads (sentinels) */
+	lw_wheel_entry coarse[LW_WHEEL_COARSE]; /* list heads */
+	lw_wheel_entry early;			/* due before cur: fire next */
+	int64_t cur;  /* current tick (seconds); INT64_MIN = unset */
+	int cascaded; /* coarse slot of cur already cascaded */
+	size_t nfine, ncoarse, nearly;
+	size_t count;
+} lw_wheel;
+
+typedef void (*lw_wheel_fire_fn)(void *opaque, lw_wheel_entry *e);
+
+void lw_wheel_init(lw_wheel *w);
+/* Links e with due time `due` (unlinking it first if linked). */
+void lw_wheel_insert(lw_wheel *w, lw_wheel_entry *e, int64_t due);
+void lw_wheel_remove(lw_wheel *w, lw_wheel_entry *e);
+/* Fires entries with due <= now, at most budget of them. Returns the
+ * number fired. */
+size_t lw_wheel_advance(lw_wheel *w, int64_t now, size_t budget,
+			lw_wheel_fire_fn fire, void *opaque);
+/* Unlinks everything (entries are the caller's). */
+void lw_wheel_clear(lw_wheel *w);
+
+#endif
