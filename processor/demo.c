@@ -28,6 +28,8 @@ typedef struct demo {
 	char **seen; /* "RULE\tSPECIMEN\tSEVERITY" per alert message */
 	size_t nseen, capseen;
 	int64_t done_since, deadline;
+	int64_t max_event; /* newest event time produced */
+	int64_t settle;	   /* stream time at which every due timer ran */
 } demo;
 
 static void dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -55,6 +57,8 @@ static int emit(const lw_traffic_msg *m, void *opaque)
 	if (err)
 		return -1;
 	d->produced++;
+	if (m->timestamp_ms > d->max_event)
+		d->max_event = m->timestamp_ms;
 	rd_kafka_poll(d->producer, 0);
 	return 0;
 }
@@ -82,8 +86,12 @@ static int should_stop(void *opaque, lw_processor *p)
 		lw_log(LW_LOG_ERROR, "demo: not done after the time limit");
 		return 1;
 	}
+	/* Done when everything was consumed and acknowledged and the stream
+	 * time (which follows the wall clock once the input is idle) has
+	 * reached the newest event less the lateness: every timer due by the
+	 * end of the traffic has fired. */
 	if (s.engine.consumed[0] + s.engine.consumed[1] < d->produced ||
-	    s.held) {
+	    s.held || s.timer_inflight || s.settled_ms < d->settle) {
 		d->done_since = 0;
 		return 0;
 	}
@@ -269,6 +277,7 @@ int lw_demo_main(int argc, char **argv)
 	}
 	fclose(truth_f);
 	lw_traffic_get_stats(gen, &ts);
+	d.settle = d.max_event - cfg.time_lateness_ms - 1;
 	rd_kafka_flush(d.producer, 60000);
 	if (d.failed) {
 		snprintf(err, sizeof err, "%llu messages failed to produce",

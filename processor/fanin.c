@@ -22,15 +22,18 @@ typedef struct pair {
 	int64_t sent_at;
 	int64_t offset;
 	int32_t partition;
-	char *nid;
-	char *sid;
+	uint32_t sid_off; /* sid = nid + sid_off */
+	char *nid;	  /* "notification ID\0specimen ID\0", one block */
 } pair;
+
+#define SID(p) ((p)->nid + (p)->sid_off)
 
 typedef struct rent {
 	struct rent *next;
 	uint64_t recipient;
 	int64_t newest;
-	pair *p;
+	pair *p; /* &one while cap == 1 */
+	pair one;
 	uint32_t n, cap;
 	uint32_t alerted_patients; /* 0 = no incident yet */
 	uint32_t revision;
@@ -48,7 +51,6 @@ struct lw_fanin {
 	uint32_t evcap;
 	const pair **order;
 	size_t ocap;
-	char summary_sid[64];
 };
 
 void lw_fanin_config_defaults(lw_fanin_config *c)
@@ -75,7 +77,7 @@ lw_fanin *lw_fanin_new(const lw_fanin_config *cfg)
 
 static size_t pair_bytes(const pair *p)
 {
-	return sizeof *p + strlen(p->nid) + 1 + strlen(p->sid) + 1;
+	return p->sid_off + strlen(SID(p)) + 1; /* the array is counted apart */
 }
 
 static void pair_free(lw_fanin *f, pair *p)
@@ -83,17 +85,19 @@ static void pair_free(lw_fanin *f, pair *p)
 	f->st.bytes -= pair_bytes(p);
 	f->st.pairs--;
 	free(p->nid);
-	free(p->sid);
 }
 
 static void rent_free(lw_fanin *f, rent *r)
 {
 	for (uint32_t i = 0; i < r->n; i++)
 		pair_free(f, &r->p[i]);
-	f->st.bytes -= sizeof *r + (size_t)(r->cap - r->n) * sizeof(pair);
+	f->st.bytes -= sizeof *r;
+	if (r->cap > 1)
+		f->st.bytes -= (size_t)r->cap * sizeof(pair);
 	if (r->episode_sid)
 		f->st.bytes -= strlen(r->episode_sid) + 1;
-	free(r->p);
+	if (r->p != &r->one)
+		free(r->p);
 	free(r->episode_sid);
 	free(r);
 	f->st.recipients--;
@@ -159,8 +163,14 @@ static void set_pair(lw_fanin *f, pair *p, const lw_fanin_pair *in)
 	p->sent_at = in->sent_at;
 	p->offset = in->offset;
 	p->partition = in->partition;
-	p->nid = lw_xstrdup(in->notification_id);
-	p->sid = lw_xstrdup(in->specimen_id);
+	{
+		size_t a = strlen(in->notification_id) + 1,
+		       b = strlen(in->specimen_id) + 1;
+		p->nid = lw_xmalloc(a + b);
+		memcpy(p->nid, in->notification_id, a);
+		memcpy(p->nid + a, in->specimen_id, b);
+		p->sid_off = (uint32_t)a;
+	}
 	f->st.bytes += pair_bytes(p);
 	f->st.pairs++;
 }
@@ -259,11 +269,18 @@ int lw_fanin_add(lw_fanin *f, const lw_fanin_pair *in, lw_alert *a)
 			return 0;
 		if (r->n == r->cap) {
 			uint32_t nc = r->cap ? r->cap * 2 : 1;
-			r->p = lw_xrealloc(r->p, nc * sizeof *r->p);
-			f->st.bytes += (nc - r->cap) * sizeof *r->p;
+			if (nc == 1) {
+				r->p = &r->one; /* inside the entry */
+			} else if (r->p == &r->one) {
+				r->p = lw_xmalloc(nc * sizeof *r->p);
+				r->p[0] = r->one;
+				f->st.bytes += nc * sizeof *r->p;
+			} else {
+				r->p = lw_xrealloc(r->p, nc * sizeof *r->p);
+				f->st.bytes += (nc - r->cap) * sizeof *r->p;
+			}
 			r->cap = nc;
 		}
-		f->st.bytes -= sizeof(pair); /* counted in pair_bytes */
 		set_pair(f, &r->p[r->n++], in);
 	}
 	if (in->sent_at > r->newest)
@@ -273,7 +290,7 @@ int lw_fanin_add(lw_fanin *f, const lw_fanin_pair *in, lw_alert *a)
 		return 0;
 	if (!r->alerted_patients) {
 		r->episode_start = f->order[0]->sent_at;
-		r->episode_sid = lw_xstrdup(f->order[0]->sid);
+		r->episode_sid = lw_xstrdup(SID(f->order[0]));
 		f->st.bytes += strlen(r->episode_sid) + 1;
 		r->revision = (uint32_t)n;
 		r->alerted_patients = (uint32_t)n;
@@ -304,7 +321,6 @@ size_t lw_fanin_expire(lw_fanin *f, int64_t now, size_t budget)
 				else
 					pair_free(f, &r->p[i]);
 			}
-			f->st.bytes += (size_t)(r->n - w) * sizeof(pair);
 			r->n = w;
 			if (w == 0) {
 				*pp = r->next;

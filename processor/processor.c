@@ -847,6 +847,8 @@ int lw_processor_run(lw_processor *p, volatile sig_atomic_t *stop)
 void lw_processor_get_stats(lw_processor *p, lw_processor_stats *out)
 {
 	p->st.held = lw_progress_held(p->pg);
+	p->st.timer_inflight = p->timer_inflight;
+	p->st.settled_ms = lw_engine_settled_watermark(p->eng);
 	p->st.restoring = lw_progress_restoring(p->pg);
 	lw_engine_get_stats(p->eng, &p->st.engine);
 	lw_state_get_stats(lw_engine_state(p->eng), &p->st.state);

@@ -26,7 +26,9 @@ typedef struct lw_processor_stats {
 	uint64_t delivery_errors;
 	uint64_t commits;
 	uint64_t commit_errors;
-	uint64_t held; /* deliveries outstanding */
+	uint64_t held;		 /* deliveries outstanding */
+	uint64_t timer_inflight; /* timer alerts not yet acknowledged */
+	int64_t settled_ms;	 /* stream time by which all due timers ran */
 	uint64_t replayed_events;
 	int64_t restore_ms;	  /* -1 while restoring or never restored */
 	int restoring;		  /* partitions still re-reading */

@@ -24,7 +24,8 @@
 typedef struct node {
 	struct node *hnext;
 	struct node *prev, *next; /* LRU */
-	lw_wheel_entry timer;	  /* the record's deadline */
+	lw_wheel_entry timer;	  /* linked at a time <= want */
+	int64_t want;		  /* the deadline, INT64_MAX = none */
 	uint64_t hash;
 	uint32_t id_len;
 	lw_specimen s; /* must stay last-but-one-free: see node_of() */
@@ -169,6 +170,7 @@ lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
 	if (st->st.specimens >= st->nbuckets)
 		grow(st);
 	n = lw_xcalloc(1, sizeof *n);
+	n->want = INT64_MAX;
 	n->hash = h;
 	n->id_len = (uint32_t)len;
 	lw_specimen_init(&n->s, id, len);
@@ -211,12 +213,15 @@ size_t lw_state_evict(lw_state *st, size_t budget)
 	return removed;
 }
 
+/* Lazy: a later deadline only updates `want`; the wheel entry stays where
+ * it is and, when it comes due, moves to `want` without a callback. Most
+ * events push the expiry later, so most events touch no list at all (a
+ * move costs cache misses on neighbouring nodes). */
 void lw_state_schedule(lw_state *st, lw_specimen *s, int64_t due)
 {
 	node *n = node_of(s);
-	if (due == INT64_MAX)
-		lw_wheel_remove(&st->wheel, &n->timer);
-	else if (!n->timer.linked || n->timer.due != due)
+	n->want = due;
+	if (due != INT64_MAX && (!n->timer.linked || due < n->timer.due))
 		lw_wheel_insert(&st->wheel, &n->timer, due);
 }
 
@@ -224,7 +229,7 @@ int64_t lw_state_deadline(const lw_state *st, const lw_specimen *s)
 {
 	const node *n = (const node *)((const char *)s - offsetof(node, s));
 	(void)st;
-	return n->timer.linked ? n->timer.due : INT64_MAX;
+	return n->timer.linked ? n->want : INT64_MAX;
 }
 
 void lw_state_expire(lw_state *st, lw_specimen *s)
@@ -234,6 +239,8 @@ void lw_state_expire(lw_state *st, lw_specimen *s)
 }
 
 struct due_ctx {
+	lw_state *st;
+	int64_t now;
 	lw_state_due_fn fn;
 	void *opaque;
 };
@@ -242,13 +249,20 @@ static void on_due(void *opaque, lw_wheel_entry *e)
 {
 	struct due_ctx *c = opaque;
 	node *n = (node *)((char *)e - offsetof(node, timer));
+	if (n->want == INT64_MAX)
+		return; /* unscheduled since */
+	if (n->want > c->now) {
+		lw_wheel_insert(&c->st->wheel, &n->timer, n->want);
+		return;
+	}
+	n->want = INT64_MAX;
 	c->fn(c->opaque, &n->s);
 }
 
 size_t lw_state_advance(lw_state *st, int64_t now, size_t budget,
 			lw_state_due_fn fn, void *opaque)
 {
-	struct due_ctx c = {fn, opaque};
+	struct due_ctx c = {st, now, fn, opaque};
 	if (now == INT64_MIN)
 		return 0;
 	return lw_wheel_advance(&st->wheel, now, budget, on_due, &c);
