@@ -182,7 +182,7 @@ int lw_clock_sources(const lw_clock *c, lw_clock_source_info *out, int n)
 		out[i].partition = c->v[i].partition;
 		out[i].max_event_ms = c->v[i].max_event;
 		out[i].watermark_ms = mark(c, c->v[i].max_event);
-		out[i].idle = 0;
+		out[i].last_wall_ms = c->v[i].last_wall;
 	}
 	return c->n;
 }

@@ -65,7 +65,7 @@ typedef struct lw_clock_source_info {
 	int32_t partition;
 	int64_t max_event_ms; /* LW_TIME_NONE if nothing delivered yet */
 	int64_t watermark_ms; /* max_event_ms - lateness - 1 */
-	int idle;
+	int64_t last_wall_ms; /* last delivery (or assignment), wall clock */
 } lw_clock_source_info;
 
 /* Number of sources; fills up to n infos (for stats and tests). */

@@ -470,9 +470,9 @@ static void on_due(void *opaque, lw_specimen *s)
 static void run_timers(lw_engine *e, size_t budget)
 {
 	int64_t now = lw_clock_now(e->clock);
-	size_t n = lw_state_advance(e->state, now, budget, on_due, e);
+	lw_state_advance(e->state, now, budget, on_due, e);
 	lw_surge_advance(e->surge, now, on_surge, e);
-	if (n < budget)
+	if (lw_state_caught_up(e->state))
 		e->settled_wm = now;
 }
 
@@ -650,6 +650,7 @@ void lw_engine_reset_state(lw_engine *e)
 	e->surge = lw_surge_new(&e->cfg.surge);
 	e->fanin = lw_fanin_new(&e->cfg.fanin);
 	e->settled_wm = LW_TIME_NONE;
+	e->st.stream_time_ms = INT64_MIN;
 }
 
 int64_t lw_engine_settled_watermark(const lw_engine *e)

@@ -26,9 +26,9 @@
  *
  * Memory: an entry per recipient with a notification in the window, and a
  * copy of the notification and specimen IDs per (recipient, patient); at
- * most max_patients patients per recipient are kept (more are counted but
- * not listed). Entries are dropped by lw_fanin_expire(), bounded per call.
- * Not thread-safe. */
+ * most max_patients patients per recipient are kept: more are ignored (the
+ * recipient has long since alerted; its revision stops growing there). Entries
+ * are dropped by lw_fanin_expire(), bounded per call. Not thread-safe. */
 #ifndef LW_FANIN_H
 #define LW_FANIN_H
 

@@ -62,14 +62,17 @@ static int is_final(const lw_result_rec *r)
 	return r->status == LW_STATUS_FINAL || r->status == LW_STATUS_CORRECTED;
 }
 
-/* Is a newer than b (version, then recorded_at, then offset)? */
+/* Is a newer than b (version, then recorded_at, then event ID, which,
+ * unlike the offset, does not depend on how the topic is partitioned)? */
 static int newer(const lw_result_rec *a, const lw_result_rec *b)
 {
+	int c;
 	if (a->version != b->version)
 		return a->version > b->version;
 	if (a->recorded_at != b->recorded_at)
 		return a->recorded_at > b->recorded_at;
-	return a->offset > b->offset;
+	c = strcmp(a->event_id, b->event_id);
+	return c ? c > 0 : a->offset > b->offset;
 }
 
 int32_t lw_rules_reference(const lw_specimen *s, uint32_t i,
@@ -394,7 +397,7 @@ static int first_of_version(const lw_specimen *s, uint32_t r)
 		if (k == r || !is_final(b) || b->version != a->version)
 			continue;
 		if (b->recorded_at < a->recorded_at ||
-		    (b->recorded_at == a->recorded_at && k < r))
+		    (b->recorded_at == a->recorded_at && newer(a, b)))
 			return 0;
 	}
 	return 1;
@@ -492,12 +495,11 @@ static void rule_orphan(const lw_specimen *s, const lw_rules_config *cfg,
 			due_later(l, due);
 			continue;
 		}
-		if (!inc) {
+		if (!inc)
 			inc = new_incident(l, LW_RULE_ORPHAN_NOTIFICATION,
 					   LW_SEV_HIGH);
-			inc->due = due;
-		}
-		if (due < inc->due)
+		/* when the incident reached its current form */
+		if (due > inc->due)
 			inc->due = due;
 		add_member(l, inc, s, i);
 	}
@@ -549,11 +551,10 @@ static void rule_sent_status(const lw_specimen *s, const lw_rules_config *cfg,
 				    pass == 0 ? LW_RULE_SENT_BEFORE_FINAL
 					      : LW_RULE_SENT_AFTER_WITHDRAWAL,
 				    LW_SEV_HIGH);
-				inc->due = due;
-				inc->ref = f;
 			}
-			if (due < inc->due)
+			if (due > inc->due)
 				inc->due = due;
+			pick_ref(s, inc, f);
 			add_member(l, inc, s, i);
 		}
 		if (inc)

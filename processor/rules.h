@@ -143,8 +143,9 @@ typedef struct lw_incident {
 	uint32_t nmembers;	/* notifications involved */
 	uint32_t recipients;	/* distinct recipient keys among them */
 	int64_t event_time;	/* newest event time involved */
-	int64_t due;		/* timer rules: when it began to hold; else 0 */
-	uint8_t ref_status;	/* status of results[ref] when ref >= 0 */
+	int64_t due; /* timer rules: when it reached its current form (the
+			latest member's due time); else 0 */
+	uint8_t ref_status; /* status of results[ref] when ref >= 0 */
 } lw_incident;
 
 /* Output buffer, reused across calls: incidents and one shared array of

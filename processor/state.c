@@ -42,6 +42,7 @@ struct lw_state {
 	uint64_t sweep_gen;
 	int sweeping;
 	lw_wheel wheel;
+	size_t scheduled; /* records with want != INT64_MAX */
 };
 
 static node *node_of(lw_specimen *s)
@@ -100,6 +101,8 @@ static void remove_node(lw_state *st, node *n)
 	*pp = n->hnext;
 	lru_unlink(st, n);
 	lw_wheel_remove(&st->wheel, &n->timer);
+	if (n->want != INT64_MAX)
+		st->scheduled--;
 	st->st.bytes -= lw_specimen_bytes(&n->s) + sizeof *n;
 	st->st.specimens--;
 	lw_specimen_clear(&n->s);
@@ -220,6 +223,7 @@ size_t lw_state_evict(lw_state *st, size_t budget)
 void lw_state_schedule(lw_state *st, lw_specimen *s, int64_t due)
 {
 	node *n = node_of(s);
+	st->scheduled += (due != INT64_MAX) - (n->want != INT64_MAX);
 	n->want = due;
 	if (due != INT64_MAX && (!n->timer.linked || due < n->timer.due))
 		lw_wheel_insert(&st->wheel, &n->timer, due);
@@ -243,6 +247,7 @@ struct due_ctx {
 	int64_t now;
 	lw_state_due_fn fn;
 	void *opaque;
+	size_t handed;
 };
 
 static void on_due(void *opaque, lw_wheel_entry *e)
@@ -256,21 +261,29 @@ static void on_due(void *opaque, lw_wheel_entry *e)
 		return;
 	}
 	n->want = INT64_MAX;
+	c->st->scheduled--;
+	c->handed++;
 	c->fn(c->opaque, &n->s);
 }
 
 size_t lw_state_advance(lw_state *st, int64_t now, size_t budget,
 			lw_state_due_fn fn, void *opaque)
 {
-	struct due_ctx c = {st, now, fn, opaque};
+	struct due_ctx c = {st, now, fn, opaque, 0};
 	if (now == INT64_MIN)
 		return 0;
-	return lw_wheel_advance(&st->wheel, now, budget, on_due, &c);
+	lw_wheel_advance(&st->wheel, now, budget, on_due, &c);
+	return c.handed;
+}
+
+int lw_state_caught_up(const lw_state *st)
+{
+	return st->wheel.caught_up;
 }
 
 size_t lw_state_scheduled(const lw_state *st)
 {
-	return st->wheel.count;
+	return st->scheduled;
 }
 
 int lw_state_sweep_step(lw_state *st, size_t budget, lw_state_visit_fn visit,

@@ -64,9 +64,13 @@ int64_t lw_state_deadline(const lw_state *st, const lw_specimen *s);
 /* Called for each entry whose deadline is <= now; the entry is no longer
  * scheduled when called and the callback must schedule or expire it. */
 typedef void (*lw_state_due_fn)(void *opaque, lw_specimen *s);
-/* Hands over due entries, at most budget. Returns how many. */
+/* Hands over due entries; at most `budget` wheel entries are processed
+ * (handed over, or moved to a later deadline). Returns how many were
+ * handed over. */
 size_t lw_state_advance(lw_state *st, int64_t now, size_t budget,
 			lw_state_due_fn fn, void *opaque);
+/* Did the last lw_state_advance() hand over everything due? */
+int lw_state_caught_up(const lw_state *st);
 /* Removes s, counted as expired. */
 void lw_state_expire(lw_state *st, lw_specimen *s);
 /* Entries with a deadline. */

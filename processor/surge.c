@@ -51,7 +51,7 @@ struct lw_surge {
 	lw_surge_stats st;
 	agg *agg;
 	size_t nagg;
-	char summary[320];
+	size_t id_bytes; /* batch ID copies */
 };
 
 void lw_surge_config_defaults(lw_surge_config *c)
@@ -96,10 +96,13 @@ lw_surge *lw_surge_new(const lw_surge_config *cfg)
 	return s;
 }
 
-static void slot_reset(slot *sl, int64_t bucket)
+static void slot_reset(lw_surge *s, slot *sl, int64_t bucket)
 {
 	for (int i = 0; i < LW_SURGE_BATCHES; i++)
-		free(sl->b[i].id);
+		if (sl->b[i].id) {
+			s->id_bytes -= strlen(sl->b[i].id) + 1;
+			free(sl->b[i].id);
+		}
 	memset(sl, 0, sizeof *sl);
 	sl->bucket = bucket;
 }
@@ -109,7 +112,7 @@ void lw_surge_destroy(lw_surge *s)
 	if (!s)
 		return;
 	for (int64_t i = 0; i < s->nring; i++)
-		slot_reset(&s->ring[i], UNSET);
+		slot_reset(s, &s->ring[i], UNSET);
 	free(s->ring);
 	free(s->agg);
 	free(s);
@@ -138,7 +141,7 @@ void lw_surge_add(lw_surge *s, int64_t sent_at, const char *batch_id,
 	}
 	sl = slot_of(s, b);
 	if (sl->bucket != b)
-		slot_reset(sl, b);
+		slot_reset(s, sl, b);
 	sl->count++;
 	s->st.counted++;
 	if (s->lo == UNSET || b < s->lo)
@@ -157,6 +160,7 @@ void lw_surge_add(lw_surge *s, int64_t sent_at, const char *batch_id,
 				x->h = h;
 				x->n = 1;
 				x->id = lw_xstrndup(batch_id, len);
+				s->id_bytes += len + 1;
 				return;
 			}
 		}
@@ -173,6 +177,20 @@ static uint64_t sum(lw_surge *s, int64_t from, int64_t to)
 			n += sl->count;
 	}
 	return n;
+}
+
+/* The first bucket >= from that has data, or `limit` if none before it:
+ * windows over empty stretches cannot fire, so closing skips them (a stray
+ * old event must not make closing walk from its bucket minute by minute). */
+static int64_t next_data(const lw_surge *s, int64_t from, int64_t limit)
+{
+	int64_t best = limit;
+	for (int64_t i = 0; i < s->nring; i++) {
+		int64_t b = s->ring[i].bucket;
+		if (b != UNSET && b >= from && b < best && s->ring[i].count)
+			best = b;
+	}
+	return best;
 }
 
 static int cmp_agg_h(const void *x, const void *y)
@@ -295,13 +313,13 @@ size_t lw_surge_advance(lw_surge *s, int64_t now, lw_surge_fire_fn fire,
 	int64_t target;
 	if (now == UNSET)
 		return 0;
+	/* Buckets whose last millisecond is <= now. */
+	target = div_floor(now + 1, s->cfg.bucket_ms);
 	if (s->next_close == UNSET) {
 		if (s->lo == UNSET)
 			return 0;
 		s->next_close = s->lo;
 	}
-	/* Buckets whose last millisecond is <= now. */
-	target = div_floor(now + 1, s->cfg.bucket_ms);
 	while (s->next_close < target) {
 		if (s->next_close > s->hi + s->back) {
 			/* no data left in any window */
@@ -312,6 +330,9 @@ size_t lw_surge_advance(lw_surge *s, int64_t now, lw_surge_fire_fn fire,
 		close_bucket(s, s->next_close, fire, opaque);
 		s->next_close++;
 		closed++;
+		if (!s->active && s->next_close < target &&
+		    sum(s, s->next_close - s->back, s->next_close - 1) == 0)
+			s->next_close = next_data(s, s->next_close, target);
 	}
 	return closed;
 }
@@ -324,5 +345,5 @@ void lw_surge_get_stats(const lw_surge *s, lw_surge_stats *out)
 
 size_t lw_surge_bytes(const lw_surge *s)
 {
-	return sizeof *s + (size_t)s->nring * sizeof *s->ring;
+	return sizeof *s + (size_t)s->nring * sizeof *s->ring + s->id_bytes;
 }

@@ -57,6 +57,7 @@ void lw_wheel_init(lw_wheel *w)
 	w->cur = INT64_MIN;
 	w->cascaded = 0;
 	w->nfine = w->ncoarse = w->nearly = w->count = 0;
+	w->caught_up = 1;
 }
 
 void lw_wheel_remove(lw_wheel *w, lw_wheel_entry *e)
@@ -219,11 +220,22 @@ size_t lw_wheel_advance(lw_wheel *w, int64_t now, size_t budget,
 		if (!w->cascaded)
 			cascade(w);
 		slot = &w->fine[w->cur & (LW_WHEEL_FINE - 1)];
-		if (fire_list(w, slot, L_FINE, now, &left, &fired, fire,
-			      opaque))
+		/* Callbacks may re-insert due entries into this slot: go
+		 * round until a pass fires nothing. */
+		for (;;) {
+			size_t before = fired;
+			if (fire_list(w, slot, L_FINE, now, &left, &fired, fire,
+				      opaque)) {
+				w->caught_up = 0;
+				return fired;
+			}
+			if (fired == before)
+				break;
+		}
+		if (w->cur >= T) {
+			w->caught_up = 1;
 			return fired;
-		if (w->cur >= T)
-			return fired;
+		}
 		/* Next tick; skip stretches with nothing to do. */
 		if (w->nfine == 0 && w->ncoarse == 0) {
 			w->cur = T;

@@ -11,9 +11,11 @@
  * slots.
  *
  * An entry fires when stream time now >= due. The callback receives the
- * entry already unlinked; it may re-insert it, insert or remove others, or
- * free it. Entries due at the same time fire in insertion order, so the
- * order is deterministic for a deterministic input. Not thread-safe. */
+ * entry already unlinked; it may re-insert it (an entry re-inserted as due
+ * fires again in the same advance), insert or remove others, or free it.
+ * Entries due in the same second fire in an order fixed by the sequence of
+ * inserts and advances (deterministic for a deterministic input), not
+ * necessarily by due time or insertion order. Not thread-safe. */
 #ifndef LW_WHEEL_H
 #define LW_WHEEL_H
 
@@ -37,6 +39,7 @@ typedef struct lw_wheel {
 	int cascaded; /* coarse slot of cur already cascaded */
 	size_t nfine, ncoarse, nearly;
 	size_t count;
+	int caught_up; /* the last advance fired everything due */
 } lw_wheel;
 
 typedef void (*lw_wheel_fire_fn)(void *opaque, lw_wheel_entry *e);
@@ -46,7 +49,7 @@ void lw_wheel_init(lw_wheel *w);
 void lw_wheel_insert(lw_wheel *w, lw_wheel_entry *e, int64_t due);
 void lw_wheel_remove(lw_wheel *w, lw_wheel_entry *e);
 /* Fires entries with due <= now, at most budget of them. Returns the
- * number fired. */
+ * number fired; w->caught_up tells whether any due entry is left. */
 size_t lw_wheel_advance(lw_wheel *w, int64_t now, size_t budget,
 			lw_wheel_fire_fn fire, void *opaque);
 /* Unlinks everything (entries are the caller's). */

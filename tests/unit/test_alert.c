@@ -112,7 +112,7 @@ static void scenario(void)
 	notif("n2", "rk-SECRET-b", "NEG", LW_NO_VERSION, 2100, NULL, NULL, 3,
 	      2001);
 	notif("n3", "c1", "POS", 1, 2200, NULL, "B-8", 3, 2002);
-	lw_rules_evaluate(&sp, codes, &cfg, &L);
+	lw_rules_evaluate(&sp, codes, &cfg, INT64_MIN, &L);
 }
 
 static const lw_incident *incident(int rule)
@@ -372,7 +372,7 @@ Test(alert, stale_version_avro)
 	result("r1", "NEG", 1, 100, NULL, 1, 10);
 	result("r2", "NEG", 2, 200, NULL, 1, 11);
 	notif("n1", "x", "NEG", 1, 300, NULL, NULL, 2, 50);
-	lw_rules_evaluate(&sp, codes, &cfg, &L);
+	lw_rules_evaluate(&sp, codes, &cfg, INT64_MIN, &L);
 	lw_alert_build(&B, &sp, incident(LW_RULE_STALE_VERSION), &L, codes, 7,
 		       &a);
 	lw_alert_encode_avro(&a, 3, topics, &out);
@@ -401,7 +401,7 @@ Test(alert, without_result_nulls)
 	lw_alert a;
 	dec d;
 	notif("n1", "x", NULL, LW_NO_VERSION, 300, "SP-9", NULL, 2, 50);
-	lw_rules_evaluate(&sp, codes, &cfg, &L);
+	lw_rules_evaluate(&sp, codes, &cfg, INT64_MIN, &L);
 	lw_alert_build(&B, &sp, incident(LW_RULE_RECORD_MISMATCH), &L, codes, 7,
 		       &a);
 	lw_alert_encode_avro(&a, 3, topics, &out);
@@ -436,7 +436,7 @@ Test(alert, evidence_is_capped)
 		snprintf(rk, sizeof rk, "rk%d", i);
 		notif(id, rk, "POS", 1, 200 + i, NULL, "BATCH", 1, 100 + i);
 	}
-	lw_rules_evaluate(&sp, codes, &cfg, &L);
+	lw_rules_evaluate(&sp, codes, &cfg, INT64_MIN, &L);
 	lw_alert_builder_free(&B);
 	lw_alert_builder_init(&B, 3);
 	lw_alert_build(&B, &sp, incident(LW_RULE_FANOUT), &L, codes, 1, &a);

@@ -3,7 +3,9 @@
  *
  * Defaults as documented in --help; size and duration suffixes; range and
  * syntax errors (which leave the old value in place and name the property);
- * booleans and strings; librdkafka keys passed through bare (both clients)
+ * booleans and strings; the time, SLA, fan-in and surge properties with
+ * their ranges, and the sla.codes syntax (CODE=duration,...); librdkafka
+ * keys passed through bare (both clients)
  * or with a consumer./producer. prefix (one client, winning over the bare
  * key in either order); key=value parsing; config files with comments,
  * blank lines, '=' and '#' inside values, and errors reported with file and
@@ -61,6 +63,20 @@ Test(config, defaults)
 	cr_assert_eq(c.state_expected_specimens, 65536);
 	cr_assert_eq(c.fanout_threshold, 0);
 	cr_assert_eq(c.clock_skew_ms, 5000);
+	cr_assert_eq(c.time_lateness_ms, 5000);
+	cr_assert_eq(c.time_idle_timeout_ms, 30000);
+	cr_assert_eq(c.sla_critical_ms, 3600000);
+	cr_assert_eq(c.sla_default_ms, 86400000);
+	cr_assert_str_eq(c.sla_codes, "");
+	cr_assert_eq(c.orphan_grace_ms, 3600000);
+	cr_assert_eq(c.fanin_window_ms, 86400000);
+	cr_assert_eq(c.fanin_threshold, 5);
+	cr_assert_eq(c.surge_window_ms, 86400000);
+	cr_assert_eq(c.surge_cap, 3000);
+	cr_assert_eq(c.surge_short_ms, 3600000);
+	cr_assert_eq(c.surge_baseline_ms, 86400000);
+	cr_assert_eq(c.surge_factor, 10);
+	cr_assert_eq(c.surge_min_count, 100);
 	cr_assert_eq(c.alert_max_evidence, 100);
 	cr_assert_eq(c.commit_interval_ms, 1000);
 	cr_assert_eq(c.stats_interval_ms, 30000);
@@ -116,7 +132,8 @@ Test(config, duration_suffixes)
 	cr_assert_eq(c.clock_skew_ms, 86400000);
 }
 
-/* the int64_t settings, input_max_bytes .. alerts_stdout, are contiguous */
+/* the settings input_max_bytes .. alerts_stdout are contiguous 8-byte
+ * fields (int64_t, and the sla_codes pointer among them) */
 #define NUMS                                      \
 	((offsetof(lw_config, alerts_stdout) -    \
 	  offsetof(lw_config, input_max_bytes)) / \
@@ -154,6 +171,25 @@ Test(config, bad_values_keep_the_old_one)
 	    {"restore", "maybe"},
 	    {"restore", "2"},
 	    {"alerts.stdout", ""},
+	    {"time.lateness.ms", "2d"}, /* above 1 day */
+	    {"time.lateness.ms", "-1"},
+	    {"time.idle.timeout.ms", "0"}, /* replay mode is not a setting */
+	    {"time.idle.timeout.ms", "1k"},
+	    {"sla.critical.ms", "-1ms"},
+	    {"sla.default.ms", "soon"},
+	    {"orphan.grace.ms", "1w"},
+	    {"fanin.window.ms", "0"},
+	    {"fanin.threshold", "-1"},
+	    {"fanin.threshold", "1000001"},
+	    {"fanin.threshold", "2.5"},
+	    {"surge.window.ms", "59s"}, /* below a minute */
+	    {"surge.window.ms", "31d"},
+	    {"surge.short.ms", "30s"},
+	    {"surge.baseline.ms", "31d"},
+	    {"surge.cap", "-3"},
+	    {"surge.factor", "1.5"}, /* an integer */
+	    {"surge.min.count", "x"},
+	    {"sla.codes", "POS"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		int64_t before[NUMS], after[NUMS];
@@ -171,6 +207,87 @@ Test(config, bad_values_keep_the_old_one)
 
 /* An integer property takes integers: "2.5" is not one (and must not be
  * read as 2). */
+Test(config, time_and_rule_properties)
+{
+	static const struct {
+		const char *k, *v;
+		size_t off;
+		int64_t want;
+	} cases[] = {
+	    {"time.lateness.ms", "0", offsetof(lw_config, time_lateness_ms), 0},
+	    {"time.lateness.ms", "1.5s", offsetof(lw_config, time_lateness_ms),
+	     1500},
+	    {"time.lateness.ms", "1d", offsetof(lw_config, time_lateness_ms),
+	     86400000},
+	    {"time.idle.timeout.ms", "1",
+	     offsetof(lw_config, time_idle_timeout_ms), 1},
+	    {"time.idle.timeout.ms", "2m",
+	     offsetof(lw_config, time_idle_timeout_ms), 120000},
+	    {"sla.critical.ms", "30m", offsetof(lw_config, sla_critical_ms),
+	     1800000},
+	    {"sla.critical.ms", "0", offsetof(lw_config, sla_critical_ms), 0},
+	    {"sla.default.ms", "2d", offsetof(lw_config, sla_default_ms),
+	     172800000},
+	    {"orphan.grace.ms", "90s", offsetof(lw_config, orphan_grace_ms),
+	     90000},
+	    {"fanin.window.ms", "12h", offsetof(lw_config, fanin_window_ms),
+	     43200000},
+	    {"fanin.threshold", "0", offsetof(lw_config, fanin_threshold), 0},
+	    {"fanin.threshold", "1000000", offsetof(lw_config, fanin_threshold),
+	     1000000},
+	    {"surge.window.ms", "1m", offsetof(lw_config, surge_window_ms),
+	     60000},
+	    {"surge.window.ms", "30d", offsetof(lw_config, surge_window_ms),
+	     2592000000LL},
+	    {"surge.cap", "0", offsetof(lw_config, surge_cap), 0},
+	    {"surge.short.ms", "10m", offsetof(lw_config, surge_short_ms),
+	     600000},
+	    {"surge.baseline.ms", "6h", offsetof(lw_config, surge_baseline_ms),
+	     21600000},
+	    {"surge.factor", "0", offsetof(lw_config, surge_factor), 0},
+	    {"surge.factor", "25", offsetof(lw_config, surge_factor), 25},
+	    {"surge.min.count", "7", offsetof(lw_config, surge_min_count), 7},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		int64_t got;
+		cr_assert_eq(set(cases[i].k, cases[i].v), 0, "%s=%s: %s",
+			     cases[i].k, cases[i].v, err);
+		memcpy(&got, (char *)&c + cases[i].off, sizeof got);
+		cr_assert_eq(got, cases[i].want, "%s=%s", cases[i].k,
+			     cases[i].v);
+	}
+	cr_assert_eq(c.rk_n, 0);
+}
+
+/* sla.codes: CODE=duration[,CODE=duration...]; a bad value names the
+ * property and keeps the old value. */
+Test(config, sla_codes_syntax)
+{
+	static const char *const good[] = {
+	    "",	       "POS=30m", "POS=30m,A1=2h", "not detected=1d,POS=0",
+	    "A1=1.5h", "X=500",
+	};
+	static const char *const bad[] = {
+	    "POS",	 "=30m",    "POS=",	"POS=abc",
+	    "POS=-1",	 "POS=30x", ",POS=30m", "POS=30m,,A1=1h",
+	    "POS=1h=2h", "POS=5kb", "A1=2h,B",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		cr_assert_eq(set("sla.codes", good[i]), 0, "\"%s\": %s",
+			     good[i], err);
+		cr_assert_str_eq(c.sla_codes, good[i]);
+	}
+	cr_assert_eq(set("sla.codes", "POS=10m"), 0);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		cr_assert_eq(set("sla.codes", bad[i]), -1, "\"%s\" accepted",
+			     bad[i]);
+		cr_assert(strstr(err, "sla.codes"), "%s", err);
+		cr_assert_str_eq(c.sla_codes, "POS=10m", "\"%s\" changed it",
+				 bad[i]);
+	}
+	cr_assert_eq(c.rk_n, 0);
+}
+
 Test(config, integers_are_not_truncated)
 {
 	cr_assert_eq(set("mock.partitions", "2.5"), -1, "2.5 accepted as %lld",
@@ -356,6 +473,20 @@ Test(config, help_lists_every_property)
 	    "state.expected.specimens",
 	    "fanout.threshold",
 	    "clock.skew.ms",
+	    "time.lateness.ms",
+	    "time.idle.timeout.ms",
+	    "sla.critical.ms",
+	    "sla.default.ms",
+	    "sla.codes",
+	    "orphan.grace.ms",
+	    "fanin.window.ms",
+	    "fanin.threshold",
+	    "surge.window.ms",
+	    "surge.cap",
+	    "surge.short.ms",
+	    "surge.baseline.ms",
+	    "surge.factor",
+	    "surge.min.count",
 	    "alert.max.evidence",
 	    "commit.interval.ms",
 	    "stats.interval.ms",

@@ -9,13 +9,28 @@
  * (restore after a restart) suppress incidents made only of replayed events
  * but not ones with a fresh event; oversized values, a null key (processed
  * AND dead-lettered), a key that is not the value's specimen_id (counted,
- * processed) and every decode failure. */
+ * processed) and every decode failure.
+ *
+ * Time (a fake wall clock through cfg.wall_ms): with no input at all, the
+ * wall clock moves the stream time once every input is idle and a tick
+ * fires MISSING_NOTIFICATION exactly once, with no cause; an assigned
+ * silent partition holds time back; replay mode (idle timeout 0) runs the
+ * timers due before each message first, so their alerts come before the
+ * message's; late events counted by reason (behind_watermark, after_timer,
+ * beyond_ttl), duplicates never; the delivered watermark suppresses timer
+ * alerts due at or before it and no later one; the settled watermark waits
+ * for a pass within its budget; FANIN fed when the patient key arrives
+ * after the notifications; VOLUME_SURGE when a bucket closes; per-code
+ * SLAs from sla.codes; reset_state forgets time too; and the TTL, run by
+ * deadlines, keeps an entry with a timer pending past its TTL and expires
+ * it after. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "engine.h"
 #include "log.h"
 #include "registry.h"
@@ -29,8 +44,11 @@ typedef struct rec_alert {
 	uint32_t revision, recipients;
 	int rule, severity;
 	char specimen[32];
-	int cause_topic;
+	char batch[32];
+	int cause_topic; /* -1: no cause (a timer) */
 	int64_t cause_offset;
+	int64_t event_time, fired_at;
+	uint32_t nevidence;
 } rec_alert;
 
 typedef struct rec_dlq {
@@ -63,8 +81,13 @@ static void on_alert(void *opaque, const lw_alert *a, const lw_msg *cause)
 	r->rule = a->rule;
 	r->severity = a->severity;
 	snprintf(r->specimen, sizeof r->specimen, "%s", a->specimen_id);
-	r->cause_topic = cause->topic;
-	r->cause_offset = cause->offset;
+	snprintf(r->batch, sizeof r->batch, "%s",
+		 a->batch_id ? a->batch_id : "");
+	r->cause_topic = cause ? cause->topic : -1;
+	r->cause_offset = cause ? cause->offset : -1;
+	r->event_time = a->event_time;
+	r->fired_at = a->fired_at;
+	r->nevidence = a->nevidence;
 }
 
 static void on_dlq(void *opaque, const lw_msg *m, const char *reason,
@@ -97,6 +120,13 @@ static lw_engine *eng;
 static lw_engine_config ecfg;
 static int64_t offsets[LW_TOPIC_COUNT];
 
+/* The engine's wall clock (idle inputs): what the test says. */
+static int64_t wall;
+static int64_t fake_wall(void)
+{
+	return wall;
+}
+
 static void setup(void)
 {
 	char err[256];
@@ -106,6 +136,8 @@ static void setup(void)
 	reg = lw_registry_new(NULL, err, sizeof err);
 	cr_assert_not_null(reg, "%s", err);
 	lw_engine_config_defaults(&ecfg);
+	ecfg.wall_ms = fake_wall;
+	wall = 0;
 	eng = NULL;
 	lw_log_set_level(LW_LOG_ERROR); /* dead letters log warnings */
 }
@@ -170,6 +202,7 @@ static tu_result res(const char *event_id, const char *spec, const char *code,
 	r.result_version = version;
 	r.recorded_at = t;
 	r.status = version > 1 ? "CORRECTED" : "FINAL";
+	r.retest_pending = 0;
 	r.ncontacts = 0;
 	return r;
 }
@@ -583,6 +616,59 @@ Test(engine, config_defaults)
 	cr_assert_eq(c.rules.clock_skew_ms, 5000, "clock.skew.ms");
 	cr_assert_eq(c.state.ttl_ms, INT64_C(7) * 86400000);
 	cr_assert_gt(c.evict_budget, 0);
+	cr_assert_gt(c.timer_budget, 0);
+	cr_assert_eq(c.clock.lateness_ms, 5000, "time.lateness.ms");
+	cr_assert_eq(c.clock.idle_timeout_ms, 30000, "time.idle.timeout.ms");
+	cr_assert_eq(c.rules.sla_critical_ms, 3600000, "sla.critical.ms");
+	cr_assert_eq(c.rules.sla_default_ms, 86400000, "sla.default.ms");
+	cr_assert_eq(c.rules.orphan_grace_ms, 3600000, "orphan.grace.ms");
+	cr_assert_eq(c.fanin.threshold, 5);
+	cr_assert_eq(c.fanin.window_ms, 86400000);
+	cr_assert_eq(c.surge.cap, 3000);
+	cr_assert_eq(c.surge.bucket_ms, 60000);
+	cr_assert_null(c.sla_codes);
+	cr_assert_not_null(c.wall_ms);
+}
+
+/* The one mapping from the property table to the engine. */
+Test(engine, config_from_properties)
+{
+	lw_config cfg;
+	lw_engine_config c;
+	char err[256];
+	static const char *const kv[] = {
+	    "time.lateness.ms=2s",     "time.idle.timeout.ms=1m",
+	    "sla.critical.ms=30m",     "sla.default.ms=2d",
+	    "sla.codes=POS=10m,A1=1h", "orphan.grace.ms=90s",
+	    "fanin.window.ms=12h",     "fanin.threshold=7",
+	    "surge.window.ms=2h",      "surge.cap=50",
+	    "surge.short.ms=10m",      "surge.baseline.ms=6h",
+	    "surge.factor=4",	       "surge.min.count=20",
+	    "alert.max.evidence=9",    "state.ttl.ms=3d",
+	};
+	lw_config_init(&cfg);
+	for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
+		cr_assert_eq(lw_config_set_kv(&cfg, kv[i], err, sizeof err), 0,
+			     "%s: %s", kv[i], err);
+	lw_engine_config_from(&c, &cfg);
+	cr_assert_eq(c.clock.lateness_ms, 2000);
+	cr_assert_eq(c.clock.idle_timeout_ms, 60000);
+	cr_assert_eq(c.rules.sla_critical_ms, 1800000);
+	cr_assert_eq(c.rules.sla_default_ms, 2 * 86400000);
+	cr_assert_str_eq(c.sla_codes, "POS=10m,A1=1h");
+	cr_assert_eq(c.rules.orphan_grace_ms, 90000);
+	cr_assert_eq(c.fanin.window_ms, 12 * 3600000);
+	cr_assert_eq(c.fanin.threshold, 7);
+	cr_assert_eq(c.fanin.max_evidence, 9);
+	cr_assert_eq(c.surge.window_ms, 2 * 3600000);
+	cr_assert_eq(c.surge.cap, 50);
+	cr_assert_eq(c.surge.short_ms, 600000);
+	cr_assert_eq(c.surge.baseline_ms, 6 * 3600000);
+	cr_assert_eq(c.surge.factor, 4.0);
+	cr_assert_eq(c.surge.min_count, 20);
+	cr_assert_eq(c.max_evidence, 9);
+	cr_assert_eq(c.state.ttl_ms, 3 * 86400000LL);
+	lw_config_free(&cfg);
 }
 
 /* A specimen_id is an Avro string and may hold U+0000. Such an ID must
@@ -689,4 +775,639 @@ Test(engine, revisions_only_grow)
 		sent++;
 	}
 	cr_assert_eq(sent, 3, "first, growth to b, growth to c and d");
+}
+
+/* ---- time ---- */
+
+/* Replay mode: event time only, no lateness, small SLAs. */
+static void replay_mode(void)
+{
+	ecfg.clock.idle_timeout_ms = 0;
+	ecfg.clock.lateness_ms = 0;
+	ecfg.rules.sla_critical_ms = 1000;
+	ecfg.rules.sla_default_ms = 1000;
+}
+
+static tu_result status_res(const char *event_id, const char *spec,
+			    const char *code, const char *status, int64_t t)
+{
+	tu_result r = res(event_id, spec, code, 1, t);
+	r.status = status;
+	r.retest_pending = 0;
+	return r;
+}
+
+/* A FINAL positive result, never notified, then no input at all: once
+ * every input has been idle for the idle timeout, the stream time goes on
+ * with the wall clock, and a tick fires MISSING_NOTIFICATION exactly when
+ * it reaches the due time, once, with no cause message. */
+Test(engine, idle_input_fires_missing_notification)
+{
+	const int64_t t0 = INT64_C(1700000000000);
+	const int64_t due = t0 + 3600000; /* sla.critical.ms 1 h */
+	tu_result r = res("r1", "S1", "POS", 1, t0);
+	start(0);
+	feed_result(&r, "S1");
+	lw_engine_tick(eng, 100);
+	cr_assert_eq(lw_engine_watermark(eng), t0 - 5001,
+		     "newest event - lateness - 1");
+	cr_assert_eq(R.nalerts, 0);
+	/* idle from 30 s after the last delivery; then wall-clock paced */
+	wall = 30000 + (due - 1 - (t0 - 5001));
+	lw_engine_tick(eng, 100);
+	cr_assert_eq(lw_engine_watermark(eng), due - 1);
+	cr_assert_eq(R.nalerts, 0, "one ms before the SLA");
+	cr_assert_eq(stats().timers_run, 0, "nothing was due");
+	wall++;
+	lw_engine_tick(eng, 100);
+	cr_assert_eq(lw_engine_watermark(eng), due);
+	cr_assert_eq(R.nalerts, 1);
+	cr_assert_eq(R.alerts[0].rule, LW_RULE_MISSING_NOTIFICATION);
+	cr_assert_eq(R.alerts[0].severity, LW_SEV_CRITICAL);
+	cr_assert_str_eq(R.alerts[0].specimen, "S1");
+	cr_assert_eq(R.alerts[0].cause_topic, -1, "a timer has no cause");
+	cr_assert_eq(R.alerts[0].revision, 1);
+	cr_assert_eq(R.alerts[0].fired_at, due);
+	cr_assert_eq(stats().alerts[LW_RULE_MISSING_NOTIFICATION], 1);
+	cr_assert_eq(stats().timers_run, 1);
+	/* and never again */
+	for (int i = 0; i < 50; i++) {
+		wall += 3600000;
+		lw_engine_housekeeping(eng, 100);
+		lw_engine_flush(eng);
+	}
+	cr_assert_eq(R.nalerts, 1);
+	cr_assert_not_null(lw_state_find(lw_engine_state(eng), "S1", 2));
+}
+
+/* An assigned partition that has not delivered holds the stream time back
+ * until it has been idle for the timeout. */
+Test(engine, assigned_silent_partition_holds_time)
+{
+	tu_result r = res("r1", "S1", "POS", 1, 1000000);
+	start(0);
+	lw_engine_add_source(eng, LW_TOPIC_NOTIFICATIONS, 0);
+	feed_result(&r, "S1");
+	wall = 29999;
+	lw_engine_tick(eng, 100);
+	cr_assert_eq(lw_engine_watermark(eng), LW_TIME_NONE);
+	cr_assert_eq(stats().watermark_ms, LW_TIME_NONE);
+	wall = 30000;
+	lw_engine_tick(eng, 100);
+	cr_assert_eq(lw_engine_watermark(eng), 1000000 - 5001);
+	cr_assert_eq(stats().watermark_ms, 1000000 - 5001);
+	cr_assert_eq(stats().stream_time_ms, 1000000);
+}
+
+/* Live mode: processing a message does not move the stream time (only a
+ * tick does), so no timer fires inside lw_engine_process(). */
+Test(engine, live_timers_wait_for_a_tick)
+{
+	tu_result r = res("r1", "S1", "POS", 1, 1000);
+	tu_notif n;
+	ecfg.rules.sla_critical_ms = 1000;
+	ecfg.clock.lateness_ms = 0;
+	start(0);
+	feed_result(&r, "S1");
+	n = note("n1", "S2", "a", NULL, 100000);
+	feed_notif(&n, "S2");
+	cr_assert_eq(R.nalerts, 0);
+	lw_engine_tick(eng, 100);
+	cr_assert_eq(lw_engine_watermark(eng), 999);
+	cr_assert_eq(R.nalerts, 0,
+		     "held by the results partition? no: one "
+		     "source per topic, results at 999");
+	r = res("r2", "S3", "NEG", 1, 200000);
+	feed_result(&r, "S3");
+	cr_assert_eq(R.nalerts, 0);
+	lw_engine_tick(eng, 100);
+	cr_assert_eq(lw_engine_watermark(eng), 99999);
+	cr_assert_eq(nrule(LW_RULE_MISSING_NOTIFICATION), 1);
+	cr_assert_str_eq(last_of(LW_RULE_MISSING_NOTIFICATION)->specimen, "S1");
+}
+
+/* Replay: the timers due before a message run before it, so the order of
+ * alerts is event-time order. */
+Test(engine, replay_timers_fire_before_the_next_message)
+{
+	tu_result r;
+	tu_notif n;
+	replay_mode();
+	start(0);
+	r = res("r1", "S1", "POS", 1, 10000); /* MISSING due 11000 */
+	feed_result(&r, "S1");
+	r = res("r3", "S3", "POS", 1, 11000); /* due 12000 */
+	feed_result(&r, "S3");
+	cr_assert_eq(lw_engine_watermark(eng), 10999);
+	cr_assert_eq(R.nalerts, 0);
+	n = note("n3", "S3", "a", "NEG", 11001); /* a mismatch */
+	feed_notif(&n, "S3");
+	cr_assert_eq(R.nalerts, 2);
+	cr_assert_eq(R.alerts[0].rule, LW_RULE_MISSING_NOTIFICATION);
+	cr_assert_str_eq(R.alerts[0].specimen, "S1");
+	cr_assert_eq(R.alerts[0].cause_topic, -1);
+	cr_assert_eq(R.alerts[0].fired_at, 11000);
+	cr_assert_eq(R.alerts[1].rule, LW_RULE_RESULT_MISMATCH);
+	cr_assert_str_eq(R.alerts[1].specimen, "S3");
+	cr_assert_eq(R.alerts[1].cause_topic, LW_TOPIC_NOTIFICATIONS);
+	/* the wall clock plays no part, whatever it says */
+	wall = INT64_C(1) << 50;
+	lw_engine_tick(eng, SIZE_MAX);
+	cr_assert_eq(lw_engine_watermark(eng), 11000);
+	cr_assert_eq(R.nalerts, 2, "S3 was notified in time");
+	cr_assert_eq(lw_engine_settled_watermark(eng), 11000);
+}
+
+/* A notification sent exactly at the due time covers the result, also
+ * when it is the message that moves time to the due time. */
+Test(engine, replay_notification_at_the_due_time_covers)
+{
+	tu_result r = res("r1", "S1", "POS", 1, 10000);
+	tu_notif n = note("n1", "S1", "a", "POS", 11000);
+	replay_mode();
+	start(0);
+	feed_result(&r, "S1");
+	feed_notif(&n, "S1");
+	cr_assert_eq(lw_engine_watermark(eng), 10999);
+	r = res("r9", "S9", "NEG", 1, 500000);
+	r.status = "PRELIMINARY";
+	feed_result(&r, "S9");
+	cr_assert_eq(R.nalerts, 0);
+	cr_assert_eq(stats().late_total, 0);
+}
+
+Test(engine, late_events_counted_by_reason)
+{
+	tu_result r;
+	tu_notif n;
+	replay_mode();
+	ecfg.state.ttl_ms = 100000;
+	start(0);
+	r = res("r1", "S1", "NEG", 1, 50000); /* MISSING due 51000 */
+	feed_result(&r, "S1");
+	r = res("r2", "S2", "NEG", 1, 60000);
+	feed_result(&r, "S2");
+	cr_assert_eq(nrule(LW_RULE_MISSING_NOTIFICATION), 1);
+	cr_assert_eq(stats().late_total, 0);
+	/* behind the watermark, a new specimen */
+	n = note("n9", "S9", "a", NULL, 59000);
+	feed_notif(&n, "S9");
+	cr_assert_eq(stats().late[LW_TOPIC_NOTIFICATIONS][0], 1);
+	/* behind the watermark, and S1 already had a timer alert */
+	n = note("n1", "S1", "a", NULL, 59500);
+	feed_notif(&n, "S1");
+	cr_assert_eq(stats().late[LW_TOPIC_NOTIFICATIONS][1], 1);
+	/* the same again (a redelivery): a duplicate, not late again */
+	feed_notif(&n, "S1");
+	cr_assert_eq(stats().duplicates, 1);
+	cr_assert_eq(stats().late[LW_TOPIC_NOTIFICATIONS][1], 1);
+	/* a result behind, on a specimen with no timer alert */
+	r = res("r2b", "S2", "NEG", 2, 59999);
+	r.status = "CORRECTED";
+	feed_result(&r, "S2");
+	cr_assert_eq(stats().late[LW_TOPIC_RESULTS][0], 1);
+	/* beyond the TTL: older than stream time - ttl */
+	r = res("r7", "S7", "NEG", 1, 200000);
+	feed_result(&r, "S7");
+	cr_assert_eq(lw_engine_watermark(eng), 199999);
+	n = note("n8", "S8", "a", NULL, 99998);
+	feed_notif(&n, "S8");
+	cr_assert_eq(stats().late[LW_TOPIC_NOTIFICATIONS][2], 1);
+	n = note("n8b", "S8b", "a", NULL, 99999); /* exactly ttl: not beyond */
+	feed_notif(&n, "S8b");
+	cr_assert_eq(stats().late[LW_TOPIC_NOTIFICATIONS][2], 1);
+	cr_assert_eq(stats().late[LW_TOPIC_NOTIFICATIONS][0], 2);
+	/* at the stream time is late, after it is not */
+	n = note("n10", "S10", "a", NULL, 199999);
+	feed_notif(&n, "S10");
+	cr_assert_eq(stats().late[LW_TOPIC_NOTIFICATIONS][0], 3);
+	n = note("n11", "S11", "a", NULL, 200000);
+	feed_notif(&n, "S11");
+	cr_assert_eq(stats().late[LW_TOPIC_NOTIFICATIONS][0], 3);
+	cr_assert_eq(stats().late_total, 6);
+	cr_assert_eq(stats().late[LW_TOPIC_RESULTS][1] +
+			 stats().late[LW_TOPIC_RESULTS][2],
+		     0);
+	cr_assert_str_eq(lw_engine_late_reason(0), "behind_watermark");
+	cr_assert_str_eq(lw_engine_late_reason(1), "after_timer");
+	cr_assert_str_eq(lw_engine_late_reason(2), "beyond_ttl");
+	/* late events are applied */
+	cr_assert_eq(stats().applied[LW_TOPIC_NOTIFICATIONS], 6);
+}
+
+/* After a restart: timer alerts due at or before the delivered watermark
+ * were sent before it; later ones were not. */
+Test(engine, delivered_watermark_suppresses_timer_alerts)
+{
+	tu_result r;
+	replay_mode();
+	start(0);
+	lw_engine_set_delivered_watermark(eng, 11000);
+	r = res("r1", "S1", "POS", 1, 10000); /* due 11000 */
+	feed_result(&r, "S1");
+	r = res("r2", "S2", "POS", 1, 10001); /* due 11001 */
+	feed_result(&r, "S2");
+	r = res("r3", "S3", "NEG", 1, 20000);
+	r.status = "PRELIMINARY";
+	feed_result(&r, "S3");
+	cr_assert_eq(R.nalerts, 1);
+	cr_assert_str_eq(R.alerts[0].specimen, "S2");
+	cr_assert_eq(R.alerts[0].fired_at, 11001);
+	cr_assert_eq(stats().alerts_suppressed_watermark, 1);
+	cr_assert_eq(stats().alerts[LW_RULE_MISSING_NOTIFICATION], 1);
+	/* the suppressed one counts as sent: nothing later either */
+	r = res("r4", "S4", "NEG", 1, 90000);
+	r.status = "PRELIMINARY";
+	feed_result(&r, "S4");
+	lw_engine_flush(eng);
+	cr_assert_eq(R.nalerts, 1);
+	cr_assert_eq(stats().alerts_suppressed_watermark, 1);
+}
+
+/* Content alerts do not depend on the delivered watermark. */
+Test(engine, delivered_watermark_leaves_content_alerts_alone)
+{
+	tu_result r = res("r1", "S1", "POS", 1, 1000);
+	tu_notif n = note("n1", "S1", "a", "NEG", 2000);
+	replay_mode();
+	start(0);
+	lw_engine_set_delivered_watermark(eng, 1000000);
+	feed_result(&r, "S1");
+	feed_notif(&n, "S1");
+	cr_assert_eq(nrule(LW_RULE_RESULT_MISMATCH), 1);
+	cr_assert_eq(stats().alerts_suppressed_watermark, 0);
+}
+
+/* The settled watermark is the stream time of the last timer pass that
+ * finished within its budget. */
+Test(engine, settled_watermark_waits_for_the_budget)
+{
+	const int64_t t0 = 1000000;
+	tu_result r;
+	ecfg.rules.sla_critical_ms = 1000;
+	ecfg.clock.lateness_ms = 0;
+	start(0);
+	cr_assert_eq(lw_engine_settled_watermark(eng), LW_TIME_NONE);
+	r = res("r1", "S1", "POS", 1, t0);
+	feed_result(&r, "S1");
+	r = res("r2", "S2", "POS", 1, t0);
+	feed_result(&r, "S2");
+	r = res("r3", "S3", "POS", 1, t0);
+	feed_result(&r, "S3");
+	lw_engine_tick(eng, 10);
+	cr_assert_eq(lw_engine_settled_watermark(eng), t0 - 1);
+	wall = 30000 + 1001; /* all idle; stream time t0 + 1000 */
+	lw_engine_tick(eng, 1);
+	cr_assert_eq(lw_engine_watermark(eng), t0 + 1000);
+	cr_assert_eq(R.nalerts, 1);
+	cr_assert_eq(lw_engine_settled_watermark(eng), t0 - 1,
+		     "two timers still to run");
+	lw_engine_tick(eng, 1);
+	cr_assert_eq(R.nalerts, 2);
+	cr_assert_eq(lw_engine_settled_watermark(eng), t0 - 1);
+	lw_engine_tick(eng, 2);
+	cr_assert_eq(R.nalerts, 3);
+	cr_assert_eq(lw_engine_settled_watermark(eng), t0 + 1000);
+}
+
+/* FANIN: the notifications come first, the results with the patient keys
+ * after; the pairs are fed as the keys become known. */
+Test(engine, fanin_when_the_patient_key_arrives_later)
+{
+	static const char *const spec[] = {"S1", "S2", "S3", "S4", "S5"};
+	static const char *const pk[] = {"P1", "P2", "P3", "P4", "P1"};
+	tu_result r;
+	tu_notif n;
+	int64_t off;
+	ecfg.fanin.threshold = 2;
+	start(0);
+	for (int i = 0; i < 3; i++) {
+		char nid[8];
+		snprintf(nid, sizeof nid, "n%d", i + 1);
+		n = note(nid, spec[i], "R", NULL, 1000 * (i + 1));
+		feed_notif(&n, spec[i]);
+	}
+	cr_assert_eq(R.nalerts, 0, "no patient known yet");
+	for (int i = 0; i < 2; i++) {
+		char rid[8];
+		snprintf(rid, sizeof rid, "r%d", i + 1);
+		r = res(rid, spec[i], "POS", 1, 1500 + 1000 * i);
+		r.patient_key = pk[i];
+		feed_result(&r, spec[i]);
+	}
+	cr_assert_eq(R.nalerts, 0, "two patients: not over 2");
+	r = res("r3", "S3", "POS", 1, 3500);
+	r.patient_key = "P3";
+	off = feed_result(&r, "S3");
+	cr_assert_eq(R.nalerts, 1);
+	cr_assert_eq(R.alerts[0].rule, LW_RULE_FANIN);
+	cr_assert_eq(R.alerts[0].severity, LW_SEV_CRITICAL);
+	cr_assert_str_eq(R.alerts[0].specimen, "S1");
+	cr_assert_eq(R.alerts[0].revision, 3);
+	cr_assert_eq(R.alerts[0].recipients, 1);
+	cr_assert_eq(R.alerts[0].nevidence, 3);
+	cr_assert_eq(R.alerts[0].cause_topic, LW_TOPIC_RESULTS);
+	cr_assert_eq(R.alerts[0].cause_offset, off);
+	/* the result first, then the notification: fed at the notification */
+	r = res("r4", "S4", "POS", 1, 4000);
+	r.patient_key = pk[3];
+	feed_result(&r, "S4");
+	n = note("n4", "S4", "R", NULL, 4100);
+	off = feed_notif(&n, "S4");
+	cr_assert_eq(R.nalerts, 2);
+	cr_assert_eq(R.alerts[1].rule, LW_RULE_FANIN);
+	cr_assert_str_eq(R.alerts[1].alert_id, R.alerts[0].alert_id);
+	cr_assert_eq(R.alerts[1].revision, 4);
+	cr_assert_eq(R.alerts[1].cause_offset, off);
+	/* a patient already counted, by another specimen: no growth */
+	r = res("r5", "S5", "POS", 1, 5000);
+	r.patient_key = pk[4];
+	feed_result(&r, "S5");
+	n = note("n5", "S5", "R", NULL, 5100);
+	feed_notif(&n, "S5");
+	lw_engine_flush(eng);
+	cr_assert_eq(R.nalerts, 2);
+	cr_assert_eq(stats().fanin.incidents, 1);
+	cr_assert_eq(stats().fanin.recipients, 1);
+	cr_assert_eq(stats().alerts[LW_RULE_FANIN], 2);
+	/* redeliveries feed nothing */
+	feed_notif(&n, "S5");
+	feed_result(&r, "S5");
+	cr_assert_eq(R.nalerts, 2);
+}
+
+/* VOLUME_SURGE through the engine: counted as notifications are applied
+ * (not duplicates), checked when the stream time closes the bucket. */
+Test(engine, surge_through_the_engine)
+{
+	tu_notif n;
+	replay_mode();
+	ecfg.surge.cap = 3;
+	ecfg.surge.window_ms = 600000;
+	ecfg.surge.factor = 0;
+	start(0);
+	for (int i = 0; i < 4; i++) {
+		char nid[8], sid[8];
+		snprintf(nid, sizeof nid, "n%d", i);
+		snprintf(sid, sizeof sid, "S%d", i);
+		n = note(nid, sid, "a", NULL, 1000 + i);
+		n.batch_id = i < 3 ? "B1" : "B2";
+		feed_notif(&n, sid);
+		feed_notif(&n, sid); /* a redelivery is not counted */
+	}
+	cr_assert_eq(stats().surge.counted, 4);
+	cr_assert_eq(stats().duplicates, 4);
+	cr_assert_eq(R.nalerts, 0, "the minute has not closed");
+	n = note("n9", "S9", "a", NULL, 59999);
+	feed_notif(&n, "S9");
+	cr_assert_eq(R.nalerts, 0, "stream time 59998");
+	n = note("n10", "S10", "a", NULL, 60000);
+	feed_notif(&n, "S10");
+	cr_assert_eq(R.nalerts, 1);
+	cr_assert_eq(R.alerts[0].rule, LW_RULE_VOLUME_SURGE);
+	cr_assert_str_eq(R.alerts[0].specimen, "");
+	cr_assert_str_eq(R.alerts[0].batch, "B1");
+	cr_assert_eq(R.alerts[0].recipients, 5);
+	cr_assert_eq(R.alerts[0].cause_topic, -1);
+	cr_assert_eq(R.alerts[0].fired_at, 59999);
+	cr_assert_eq(stats().surge.surges, 1);
+	cr_assert_eq(stats().alerts[LW_RULE_VOLUME_SURGE], 1);
+}
+
+/* sla.codes reaches the rules with the codes interned by the engine. */
+Test(engine, per_code_sla_from_sla_codes)
+{
+	tu_result r = res("r1", "S1", "pos", 1, 0);
+	replay_mode();
+	ecfg.rules.sla_critical_ms = 3600000;
+	ecfg.sla_codes = "POS=30m,A1=2h";
+	start(0);
+	feed_result(&r, "S1");
+	r = res("r2", "S2", "A1", 1, 0);
+	feed_result(&r, "S2");
+	r = res("r9", "S9", "NEG", 1, 1800000);
+	r.status = "PRELIMINARY";
+	feed_result(&r, "S9");
+	cr_assert_eq(R.nalerts, 0, "stream time 1799999");
+	r = res("r10", "S10", "NEG", 1, 1800001);
+	r.status = "PRELIMINARY";
+	feed_result(&r, "S10");
+	cr_assert_eq(R.nalerts, 1);
+	cr_assert_str_eq(R.alerts[0].specimen, "S1");
+	cr_assert_eq(R.alerts[0].fired_at, 1800000);
+	r = res("r11", "S11", "NEG", 1, 7200001);
+	r.status = "PRELIMINARY";
+	feed_result(&r, "S11");
+	cr_assert_eq(R.nalerts, 2);
+	cr_assert_str_eq(R.alerts[1].specimen, "S2");
+	cr_assert_eq(R.alerts[1].fired_at, 7200000);
+}
+
+/* reset_state drops the stream time with the state: old events are not
+ * late afterwards, and surges and fan-ins start over. */
+Test(engine, reset_state_resets_time)
+{
+	tu_result r = res("r1", "S1", "POS", 1, 100000);
+	tu_notif n = note("n1", "S2", "a", NULL, 100);
+	replay_mode();
+	start(0);
+	feed_result(&r, "S1");
+	cr_assert_eq(lw_engine_watermark(eng), 99999);
+	feed_notif(&n, "S2");
+	cr_assert_eq(stats().late_total, 1);
+	cr_assert_eq(stats().surge.counted, 1);
+	lw_engine_reset_state(eng);
+	cr_assert_eq(lw_engine_watermark(eng), LW_TIME_NONE);
+	cr_assert_eq(lw_engine_settled_watermark(eng), LW_TIME_NONE);
+	cr_assert_eq(stats().surge.counted, 0);
+	cr_assert_eq(stats().fanin.recipients, 0);
+	n = note("n2", "S3", "a", NULL, 10);
+	feed_notif(&n, "S3");
+	cr_assert_eq(stats().late_total, 1, "not late after the reset");
+	cr_assert_eq(lw_engine_watermark(eng), 9);
+	/* the timers went with the state: S1's MISSING never fires (S3's
+	 * notification is an orphan by then) */
+	r = res("r9", "S9", "NEG", 1, 10000000);
+	r.status = "PRELIMINARY";
+	feed_result(&r, "S9");
+	cr_assert_eq(nrule(LW_RULE_MISSING_NOTIFICATION), 0);
+	cr_assert_eq(nrule(LW_RULE_ORPHAN_NOTIFICATION), 1);
+	cr_assert_str_eq(R.alerts[0].specimen, "S3");
+}
+
+/* The TTL is run by deadlines: an entry expires at its newest event time
+ * + ttl when no timer is pending, and not before a pending timer has run
+ * (state.h: "so an entry never expires with a timer still to fire"), even
+ * when the timer is further away than the TTL. */
+Test(engine, ttl_by_deadlines_keeps_pending_timers)
+{
+	tu_result r;
+	tu_notif n;
+	lw_state *st;
+	lw_state_stats ss;
+	replay_mode();
+	ecfg.state.ttl_ms = 1000;
+	ecfg.rules.sla_default_ms = 10000;
+	ecfg.rules.sla_critical_ms = 10000;
+	start(0);
+	st = lw_engine_state(eng);
+	r = res("r1", "S1", "NEG", 1, 0); /* MISSING due 10000 */
+	feed_result(&r, "S1");
+	r = res("r2", "S2", "NEG", 1, 3000);
+	feed_result(&r, "S2");
+	n = note("n2", "S2", "a", "NEG", 3100); /* nothing pending for S2 */
+	feed_notif(&n, "S2");
+	for (int64_t t = 4000; t <= 9000; t += 1000) {
+		char id[16];
+		snprintf(id, sizeof id, "P%lld", (long long)t);
+		r = status_res(id, id, "NEG", "PRELIMINARY", t);
+		feed_result(&r, id);
+		if (t == 4000) {
+			cr_assert_not_null(lw_state_find(st, "S2", 2),
+					   "S2 at 3100 + 1000 > 3999");
+		}
+		if (t == 5000) {
+			cr_assert_null(lw_state_find(st, "S2", 2),
+				       "S2 expired at 4100");
+		}
+		cr_assert_not_null(lw_state_find(st, "S1", 2),
+				   "S1 has a timer pending at %lld",
+				   (long long)t);
+	}
+	cr_assert_eq(R.nalerts, 0);
+	cr_assert_eq(lw_state_deadline(st, lw_state_find(st, "S1", 2)), 10000);
+	cr_assert_eq(stats().timers_run, 5,
+		     "the expiries of S2 and P4000..P7000, not S1 (ran %llu)",
+		     (unsigned long long)stats().timers_run);
+	r = status_res("Q", "Q", "NEG", "PRELIMINARY", 10001);
+	feed_result(&r, "Q");
+	cr_assert_eq(nrule(LW_RULE_MISSING_NOTIFICATION), 1,
+		     "S1's MISSING at stream time 10000");
+	cr_assert_str_eq(R.alerts[0].specimen, "S1");
+	cr_assert_eq(R.alerts[0].fired_at, 10000);
+	cr_assert_null(lw_state_find(st, "S1", 2), "and then expired");
+	lw_state_get_stats(st, &ss);
+	cr_assert_geq(ss.expired, 2);
+}
+
+/* The same with a jump of stream time: S1's deadline comes up first at a
+ * stream time before its MISSING is due; the MISSING must still fire
+ * when the stream time reaches its due time, not minutes later. */
+Test(engine, pending_timer_beyond_the_ttl_fires_on_time)
+{
+	tu_result r;
+	replay_mode();
+	ecfg.state.ttl_ms = 1000;
+	ecfg.rules.sla_default_ms = 10000;
+	start(0);
+	r = res("r1", "S1", "NEG", 1, 0); /* MISSING due 10000 */
+	feed_result(&r, "S1");
+	r = status_res("P1", "P1", "NEG", "PRELIMINARY", 10000);
+	feed_result(&r, "P1");
+	cr_assert_eq(R.nalerts, 0, "stream time 9999");
+	cr_assert_not_null(lw_state_find(lw_engine_state(eng), "S1", 2));
+	r = status_res("P2", "P2", "NEG", "PRELIMINARY", 10001);
+	feed_result(&r, "P2");
+	cr_assert_eq(nrule(LW_RULE_MISSING_NOTIFICATION), 1,
+		     "S1's MISSING at stream time 10000 (timers run: %llu)",
+		     (unsigned long long)stats().timers_run);
+}
+
+/* A timer incident that grew after the delivered watermark was not
+ * delivered in its grown form: ORPHAN with n1 (due 3000) delivered before
+ * the restart (watermark 3200), n2 joining it at 3500. After the restart
+ * the grown incident (2 recipients) is due after the watermark and must
+ * be sent (engine.h: suppressed only "when due at or before the stream
+ * time delivered before the restart"). */
+Test(engine, delivered_watermark_and_a_grown_timer_incident)
+{
+	tu_notif n;
+	tu_result r;
+	replay_mode();
+	ecfg.rules.orphan_grace_ms = 2000;
+	start(0);
+	lw_engine_set_delivered_watermark(eng, 3200);
+	n = note("n1", "S1", "a", NULL, 1000); /* orphan at 3000 */
+	feed_notif(&n, "S1");
+	n = note("n2", "S1", "b", NULL, 1500); /* joins at 3500 */
+	feed_notif(&n, "S1");
+	r = status_res("P", "P", "NEG", "PRELIMINARY", 3400);
+	feed_result(&r, "P");
+	lw_engine_flush(eng);
+	cr_assert_eq(R.nalerts, 0, "n1's orphan was delivered before");
+	cr_assert_eq(stats().alerts_suppressed_watermark, 1);
+	r = status_res("Q", "Q", "NEG", "PRELIMINARY", 10000);
+	feed_result(&r, "Q");
+	lw_engine_flush(eng);
+	cr_assert_eq(nrule(LW_RULE_ORPHAN_NOTIFICATION), 1,
+		     "the growth to n2 (due 3500 > 3200) was never delivered");
+	cr_assert_eq(R.alerts[0].recipients, 2);
+}
+
+/* The same when the stream time passes both due times at once. */
+Test(engine, delivered_watermark_and_a_timer_incident_seen_grown)
+{
+	tu_notif n;
+	tu_result r;
+	replay_mode();
+	ecfg.rules.orphan_grace_ms = 2000;
+	start(0);
+	lw_engine_set_delivered_watermark(eng, 3200);
+	n = note("n1", "S1", "a", NULL, 1000);
+	feed_notif(&n, "S1");
+	n = note("n2", "S1", "b", NULL, 1500);
+	feed_notif(&n, "S1");
+	r = status_res("Q", "Q", "NEG", "PRELIMINARY", 10000);
+	feed_result(&r, "Q");
+	lw_engine_flush(eng);
+	cr_assert_eq(nrule(LW_RULE_ORPHAN_NOTIFICATION), 1,
+		     "n1 and n2 together were due at 3500 > 3200");
+	cr_assert_eq(R.alerts[0].recipients, 2);
+}
+
+/* Housekeeping expires fan-in entries by stream time; a later fan-in of
+ * the same recipient is a new incident. */
+Test(engine, fanin_expires_with_the_stream_time)
+{
+	char first[33];
+	replay_mode();
+	ecfg.fanin.threshold = 2;
+	ecfg.fanin.window_ms = 10000;
+	ecfg.rules.orphan_grace_ms = 1000000;
+	start(0);
+	for (int round = 0; round < 2; round++) {
+		int64_t base = round * 100000;
+		for (int i = 0; i < 3; i++) {
+			char sid[16], rid[16], nid[16], pk[8];
+			tu_result r;
+			tu_notif n;
+			snprintf(sid, sizeof sid, "S%d-%d", round, i);
+			snprintf(rid, sizeof rid, "r%d-%d", round, i);
+			snprintf(nid, sizeof nid, "n%d-%d", round, i);
+			snprintf(pk, sizeof pk, "P%d", i);
+			r = res(rid, sid, "POS", 1, base + 1000 * i);
+			r.patient_key = pk;
+			feed_result(&r, sid);
+			n = note(nid, sid, "R", "POS", base + 1000 * i + 10);
+			feed_notif(&n, sid);
+		}
+		cr_assert_eq(nrule(LW_RULE_FANIN), round + 1);
+		if (round == 0) {
+			memcpy(first, last_of(LW_RULE_FANIN)->alert_id, 33);
+			cr_assert_eq(stats().fanin.recipients, 1);
+			lw_engine_housekeeping(eng, 1000000);
+			cr_assert_eq(stats().fanin.recipients, 1,
+				     "stream time 2009: still in the window");
+			{
+				tu_result r = status_res("Q", "Q", "NEG",
+							 "PRELIMINARY", 90000);
+				feed_result(&r, "Q");
+			}
+			lw_engine_housekeeping(eng, 1000000);
+			cr_assert_eq(stats().fanin.recipients, 0);
+			cr_assert_eq(stats().fanin.expired, 1);
+		}
+	}
+	cr_assert_str_neq(last_of(LW_RULE_FANIN)->alert_id, first);
+	cr_assert_eq(stats().fanin.incidents, 2);
 }

@@ -4,10 +4,11 @@
  * here (the oldest event still held, else the next offset to read, never
  * below replay_until unless a hold is below it) while holds are released
  * in every order; then the need= value from the state sweep, change
- * tracking, the commit metadata round trip and its refusal of anything not
- * ours, and revocation: releases that arrive after a revoke (or after the
- * partition came back) change nothing and touch no freed memory (the
- * sanitizer build checks the latter). */
+ * tracking, the commit metadata round trip with and without the delivered
+ * watermark (the old format without it still parses, as wm unknown) and
+ * its refusal of anything not ours, and revocation: releases that arrive after
+ * a revoke (or after the partition came back) change nothing and touch no freed
+ * memory (the sanitizer build checks the latter). */
 #include <criterion/criterion.h>
 
 #include <stdint.h>
@@ -260,23 +261,50 @@ Test(progress, only_changed_points)
 Test(progress, metadata_round_trip)
 {
 	static const int64_t needs[] = {0, 1, 42, 1234567890123LL, INT64_MAX};
+	static const int64_t wms[] = {INT64_MIN, 0,	    1700000000000LL,
+				      -5,	 INT64_MAX, INT64_MIN + 1};
 	char buf[128];
-	int64_t need;
-	for (size_t i = 0; i < sizeof needs / sizeof *needs; i++) {
-		int n = lw_progress_format_metadata(needs[i], buf, sizeof buf);
-		cr_assert_gt(n, 0);
-		cr_assert_eq((size_t)n, strlen(buf));
-		need = -5;
-		cr_assert_eq(lw_progress_parse_metadata(buf, (size_t)n, &need),
-			     0, "%s", buf);
-		cr_assert_eq(need, needs[i]);
-	}
-	lw_progress_format_metadata(12345, buf, sizeof buf);
+	int64_t need, wm;
+	for (size_t i = 0; i < sizeof needs / sizeof *needs; i++)
+		for (size_t k = 0; k < sizeof wms / sizeof *wms; k++) {
+			int n = lw_progress_format_metadata(needs[i], wms[k],
+							    buf, sizeof buf);
+			cr_assert_gt(n, 0);
+			cr_assert_eq((size_t)n, strlen(buf));
+			need = -5;
+			wm = 77;
+			cr_assert_eq(lw_progress_parse_metadata(buf, (size_t)n,
+								&need, &wm),
+				     0, "%s", buf);
+			cr_assert_eq(need, needs[i], "%s", buf);
+			cr_assert_eq(wm, wms[k], "%s", buf);
+		}
+	/* without a watermark: the old format, exactly */
+	lw_progress_format_metadata(12345, INT64_MIN, buf, sizeof buf);
 	cr_assert_str_eq(buf, "labwatch:v1;need=12345");
+	lw_progress_format_metadata(12345, 1700000000123LL, buf, sizeof buf);
+	cr_assert_str_eq(buf, "labwatch:v1;need=12345;wm=1700000000123");
 	/* the length given is what counts: no NUL needed after it */
 	memcpy(buf, "labwatch:v1;need=77XYZ", 22);
-	cr_assert_eq(lw_progress_parse_metadata(buf, 19, &need), 0);
+	cr_assert_eq(lw_progress_parse_metadata(buf, 19, &need, &wm), 0);
 	cr_assert_eq(need, 77);
+	cr_assert_eq(wm, INT64_MIN);
+	memcpy(buf, "labwatch:v1;need=77;wm=88XYZ", 28);
+	cr_assert_eq(lw_progress_parse_metadata(buf, 25, &need, &wm), 0);
+	cr_assert_eq(need, 77);
+	cr_assert_eq(wm, 88);
+}
+
+/* Metadata written before the watermark existed still parses: wm =
+ * INT64_MIN (unknown). */
+Test(progress, metadata_of_the_old_format)
+{
+	int64_t need = -1, wm = 5;
+	const char *old = "labwatch:v1;need=4711";
+	cr_assert_eq(lw_progress_parse_metadata(old, strlen(old), &need, &wm),
+		     0);
+	cr_assert_eq(need, 4711);
+	cr_assert_eq(wm, INT64_MIN);
 }
 
 Test(progress, metadata_not_ours)
@@ -295,21 +323,34 @@ Test(progress, metadata_not_ours)
 	    "other:v1;need=5",
 	    "{\"need\": 5}",
 	    "5",
+	    "labwatch:v1;need=5;",
+	    "labwatch:v1;need=5;wm",
+	    "labwatch:v1;need=5;wm=",
+	    "labwatch:v1;need=5;wm=x",
+	    "labwatch:v1;need=5;wm=7x",
+	    "labwatch:v1;need=5;wm=7;",
+	    "labwatch:v1;need=5;wm=7;wm=8",
+	    "labwatch:v1;need=5;WM=7",
+	    "labwatch:v1;need=5;wm=7 ",
+	    "labwatch:v1;wm=7;need=5",
+	    "labwatch:v1;wm=7",
+	    "labwatch:v1;need=-1;wm=7",
+	    "labwatch:v2;need=5;wm=7",
 	};
 	char longer[300];
-	int64_t need = 99;
+	int64_t need = 99, wm = 98;
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		cr_assert_eq(
-		    lw_progress_parse_metadata(bad[i], strlen(bad[i]), &need),
-		    -1, "\"%s\" accepted", bad[i]);
+		cr_assert_eq(lw_progress_parse_metadata(bad[i], strlen(bad[i]),
+							&need, &wm),
+			     -1, "\"%s\" accepted", bad[i]);
 		cr_assert_eq(need, 99, "\"%s\" wrote need", bad[i]);
 	}
-	cr_assert_eq(lw_progress_parse_metadata(NULL, 0, &need), -1);
-	cr_assert_eq(lw_progress_parse_metadata(NULL, 5, &need), -1);
+	cr_assert_eq(lw_progress_parse_metadata(NULL, 0, &need, &wm), -1);
+	cr_assert_eq(lw_progress_parse_metadata(NULL, 5, &need, &wm), -1);
 	memset(longer, '1', sizeof longer);
 	memcpy(longer, "labwatch:v1;need=", 17);
-	cr_assert_eq(lw_progress_parse_metadata(longer, sizeof longer, &need),
-		     -1);
+	cr_assert_eq(
+	    lw_progress_parse_metadata(longer, sizeof longer, &need, &wm), -1);
 	cr_assert_eq(need, 99);
 }
 

@@ -1,5 +1,5 @@
-/* test_rules: the five mismatch rules (rules.h), as pure functions of a
- * specimen record built here with lw_specimen_add_result/_notification.
+/* test_rules: the rules of rules.h, as pure functions of a specimen
+ * record built here with lw_specimen_add_result/_notification.
  *
  * Each rule is checked against the semantics written at the top of
  * rules.h: RESULT_MISMATCH (severity by polarity, code normalization, null
@@ -10,7 +10,19 @@
  * FANOUT (threshold from contacts, 2, or the config; distinct recipients),
  * RECORD_MISMATCH. Then order independence (every permutation of a mixed
  * record gives the same incidents, facts, members and alert IDs) and the
- * alert ID: stable across code tables, different for different facts. */
+ * alert ID: stable across code tables, different for different facts.
+ *
+ * Timer rules, evaluated at a given stream time: each fires exactly at its
+ * due time (not at due - 1) and is reported as next_due before;
+ * MISSING_NOTIFICATION with the covered window [rec - skew, due], stated
+ * versions, supersession at the due time, the lowest missing version and
+ * severity by polarity; per-code SLAs; CORRECTED_AFTER_NOTIFY with its
+ * prior notifications (which must have told a final result), one incident
+ * and alert ID per version; withdrawal silencing the SLA rules while
+ * SENT_AFTER_WITHDRAWAL still fires; ORPHAN_NOTIFICATION at sent_at +
+ * grace exactly; SENT_BEFORE_FINAL for a preliminary in force and for
+ * retest_pending, at the skew edge; alert IDs per specimen; and order
+ * independence of all of it. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -22,6 +34,8 @@
 #include "specimen.h"
 
 #define NOV LW_NO_VERSION
+/* or'ed into a status: the result has retest_pending set */
+#define RETEST 0x100
 
 static lw_codes *codes;
 static lw_specimen sp;
@@ -73,7 +87,8 @@ static void result_into(lw_specimen *s, lw_codes *tab, const char *event_id,
 	ev.patient_key = view("pk-1");
 	ev.test_code = view("PCR");
 	ev.result_code = view(code);
-	ev.status = status;
+	ev.status = status & 0xff;
+	ev.retest_pending = (status & RETEST) != 0;
 	ev.result_version = version;
 	ev.contact_keys = cv;
 	ev.n_contact_keys = n;
@@ -126,7 +141,13 @@ static void notif(const char *nid, const char *recipient, const char *code,
 
 static void eval(void)
 {
-	lw_rules_evaluate(&sp, codes, &cfg, &L);
+	lw_rules_evaluate(&sp, codes, &cfg, INT64_MIN, &L);
+}
+
+/* At stream time now (the timer rules decide what is due by then). */
+static void eval_at(int64_t now)
+{
+	lw_rules_evaluate(&sp, codes, &cfg, now, &L);
 }
 
 static size_t count(int rule)
@@ -647,7 +668,7 @@ static void describe(const lw_specimen *s, const lw_codes *tab,
 		lw_incident_alert_id(s, inc, tab, aid, &key);
 		snprintf(lines[i], sizeof lines[i],
 			 "%s %s recipients=%u members=%s ref=%s/v%d/%s "
-			 "stated=%s/v%d time=%lld id=%s",
+			 "stated=%s/v%d time=%lld id=%s due=%lld",
 			 lw_rule_name(inc->rule),
 			 lw_severity_name(inc->severity), inc->recipients, mem,
 			 inc->ref >= 0 ? s->results[inc->ref].event_id : "-",
@@ -657,7 +678,7 @@ static void describe(const lw_specimen *s, const lw_codes *tab,
 			     : "-",
 			 lw_codes_name(tab, inc->stated_code),
 			 inc->stated_version == NOV ? -1 : inc->stated_version,
-			 (long long)inc->event_time, aid);
+			 (long long)inc->event_time, aid, (long long)inc->due);
 	}
 	for (size_t a = 0; a < n; a++)
 		for (size_t b = a + 1; b < n; b++)
@@ -670,6 +691,8 @@ static void describe(const lw_specimen *s, const lw_codes *tab,
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		o += (size_t)snprintf(out + o, size - o, "%s\n", lines[i]);
+	o += (size_t)snprintf(out + o, size - o, "next_due=%lld\n",
+			      (long long)l->next_due);
 }
 
 typedef struct ev_spec {
@@ -714,6 +737,27 @@ static int next_perm(int *p, int n)
 	return 1;
 }
 
+/* The stream time all_orders_agree() evaluates at. */
+static int64_t order_now = INT64_MIN;
+
+/* The canonical description of evs applied in the order perm. */
+static void describe_order(const ev_spec *evs, const int *perm, int n,
+			   char *out, size_t size)
+{
+	lw_specimen s;
+	lw_codes *tab = lw_codes_new();
+	lw_incident_list l;
+	lw_incident_list_init(&l);
+	lw_specimen_init(&s, "SP-1", 4);
+	for (int i = 0; i < n; i++)
+		apply(&s, tab, &evs[perm[i]]);
+	lw_rules_evaluate(&s, tab, &cfg, order_now, &l);
+	describe(&s, tab, &l, out, size);
+	lw_specimen_clear(&s);
+	lw_incident_list_free(&l);
+	lw_codes_destroy(tab);
+}
+
 /* Runs every permutation of evs; returns the number of permutations and
  * leaves the canonical description in first. Asserts only after freeing
  * the permutation's record, so a failure leaks nothing. */
@@ -724,18 +768,7 @@ static int all_orders_agree(const ev_spec *evs, int n, char *first, size_t size)
 	for (int i = 0; i < n; i++)
 		perm[i] = i;
 	do {
-		lw_specimen s;
-		lw_codes *tab = lw_codes_new();
-		lw_incident_list l;
-		lw_incident_list_init(&l);
-		lw_specimen_init(&s, "SP-1", 4);
-		for (int i = 0; i < n; i++)
-			apply(&s, tab, &evs[perm[i]]);
-		lw_rules_evaluate(&s, tab, &cfg, &l);
-		describe(&s, tab, &l, count ? cur : first, size);
-		lw_specimen_clear(&s);
-		lw_incident_list_free(&l);
-		lw_codes_destroy(tab);
+		describe_order(evs, perm, n, count ? cur : first, size);
 		if (count && strcmp(cur, first)) {
 			for (int i = 0; i < n; i++)
 				order[i] = (char)('0' + perm[i]);
@@ -797,7 +830,7 @@ Test(rules, every_order_gives_the_same_incidents)
 		int lines = 0;
 		for (const char *p = first; *p; p++)
 			lines += *p == '\n';
-		cr_assert_eq(lines, 6, "%s", first);
+		cr_assert_eq(lines, 6 + 1, "6 incidents, next_due: %s", first);
 	}
 }
 
@@ -851,8 +884,8 @@ Test(rules, alert_id_stable_across_code_tables)
 		apply(&s1, t1, &evs[i]);
 		apply(&s2, t2, &evs[4 - i]);
 	}
-	lw_rules_evaluate(&s1, t1, &cfg, &l1);
-	lw_rules_evaluate(&s2, t2, &cfg, &l2);
+	lw_rules_evaluate(&s1, t1, &cfg, INT64_MIN, &l1);
+	lw_rules_evaluate(&s2, t2, &cfg, INT64_MIN, &l2);
 	describe(&s1, t1, &l1, d1, sizeof d1);
 	describe(&s2, t2, &l2, d2, sizeof d2);
 	cr_assert_str_eq(d1, d2);
@@ -946,7 +979,7 @@ Test(rules, alert_id_differs_by_specimen)
 	result_into(&other, codes, "r1", "POS", LW_STATUS_FINAL, 1, 100, NULL,
 		    0);
 	notif_into(&other, codes, "n1", "a", "NEG", 1, 200, NULL, 1);
-	lw_rules_evaluate(&other, codes, &cfg, &l2);
+	lw_rules_evaluate(&other, codes, &cfg, INT64_MIN, &l2);
 	cr_assert_eq(l2.n, 1);
 	lw_incident_alert_id(&other, &l2.v[0], codes, b, &kb);
 	cr_assert_str_neq(a, b);
@@ -986,4 +1019,710 @@ Test(rules, duplicates_are_not_added)
 	cr_assert_eq(lw_specimen_add_result(&sp, &ev, 2, 0, 99), 0);
 	cr_assert_eq(sp.nresults, 1);
 	cr_assert_eq(sp.results[0].version, 1, "the first copy is kept");
+}
+
+/* ---- timer rules (rules.h: "Timer rules") ---- */
+
+/* skew 50 (setup); SLAs: positives 1000, others 5000; orphan grace 2000 */
+static void timers(void)
+{
+	cfg.sla_critical_ms = 1000;
+	cfg.sla_default_ms = 5000;
+	cfg.orphan_grace_ms = 2000;
+}
+
+static size_t timer_incidents(void)
+{
+	return count(LW_RULE_MISSING_NOTIFICATION) +
+	       count(LW_RULE_CORRECTED_AFTER_NOTIFY) +
+	       count(LW_RULE_ORPHAN_NOTIFICATION) +
+	       count(LW_RULE_SENT_BEFORE_FINAL) +
+	       count(LW_RULE_SENT_AFTER_WITHDRAWAL);
+}
+
+static void alert_id(const lw_incident *inc, char out[33])
+{
+	uint64_t key;
+	lw_incident_alert_id(&sp, inc, codes, out, &key);
+}
+
+Test(rules, timer_rule_names)
+{
+	cr_assert_str_eq(lw_rule_name(LW_RULE_MISSING_NOTIFICATION),
+			 "MISSING_NOTIFICATION");
+	cr_assert_str_eq(lw_rule_name(LW_RULE_CORRECTED_AFTER_NOTIFY),
+			 "CORRECTED_AFTER_NOTIFY");
+	cr_assert_str_eq(lw_rule_name(LW_RULE_ORPHAN_NOTIFICATION),
+			 "ORPHAN_NOTIFICATION");
+	cr_assert_str_eq(lw_rule_name(LW_RULE_SENT_BEFORE_FINAL),
+			 "SENT_BEFORE_FINAL");
+	cr_assert_str_eq(lw_rule_name(LW_RULE_SENT_AFTER_WITHDRAWAL),
+			 "SENT_AFTER_WITHDRAWAL");
+	cr_assert_str_eq(lw_rule_name(LW_RULE_FANIN), "FANIN");
+	cr_assert_str_eq(lw_rule_name(LW_RULE_VOLUME_SURGE), "VOLUME_SURGE");
+	cr_assert_str_eq(lw_rule_name(LW_RULE_COUNT), "UNKNOWN");
+	cr_assert_str_eq(lw_rule_name(-1), "UNKNOWN");
+}
+
+/* ---- MISSING_NOTIFICATION ---- */
+
+Test(rules, missing_fires_exactly_at_due)
+{
+	const lw_incident *inc;
+	timers();
+	result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);
+	eval();
+	cr_assert_eq(L.n, 0, "no stream time: nothing is due");
+	cr_assert_eq(L.next_due, 1100);
+	eval_at(1099);
+	cr_assert_eq(L.n, 0);
+	cr_assert_eq(L.next_due, 1100);
+	eval_at(1100);
+	inc = only(LW_RULE_MISSING_NOTIFICATION);
+	cr_assert_eq(L.n, 1);
+	cr_assert_eq(inc->severity, LW_SEV_CRITICAL, "a positive");
+	cr_assert_eq(inc->due, 1100);
+	cr_assert_str_eq(ref_event(inc), "r1");
+	cr_assert_eq(inc->ref_status, LW_STATUS_FINAL);
+	cr_assert_eq(inc->nmembers, 0);
+	cr_assert_eq(inc->recipients, 0);
+	cr_assert_eq(inc->event_time, 100);
+	cr_assert_eq(L.next_due, INT64_MAX, "nothing else to wait for");
+	eval_at(INT64_MAX - 1);
+	cr_assert_eq(only(LW_RULE_MISSING_NOTIFICATION)->due, 1100);
+}
+
+Test(rules, missing_severity_by_polarity_and_default_sla)
+{
+	static const char *const code[] = {"NEG", "IND", "not detected"};
+	timers();
+	for (int i = 0; i < 3; i++) {
+		lw_specimen_clear(&sp);
+		lw_specimen_init(&sp, "SP-1", 4);
+		result("r1", code[i], LW_STATUS_FINAL, 1, 100, NULL);
+		eval_at(5099);
+		cr_assert_eq(L.n, 0, "%s", code[i]);
+		cr_assert_eq(L.next_due, 5100, "%s: the default SLA", code[i]);
+		eval_at(5100);
+		cr_assert_eq(only(LW_RULE_MISSING_NOTIFICATION)->severity,
+			     LW_SEV_HIGH, "%s", code[i]);
+	}
+}
+
+/* Covered: a notification sent within [rec - skew, due] stating no older
+ * version (null counts). rec = 100, skew 50, due = 1100. */
+Test(rules, missing_covered_window_edges)
+{
+	static const struct {
+		int64_t sent;
+		int32_t version;
+		int covers;
+	} cases[] = {
+	    {49, NOV, 0},		    /* before rec - skew */
+	    {50, NOV, 1},		    /* exactly rec - skew */
+	    {100, 1, 1},    {1100, NOV, 1}, /* exactly at due */
+	    {1101, NOV, 0},		    /* one ms late */
+	    {500, 2, 1},		    /* a newer version stated */
+	    {500, 0, 0},		    /* an older version stated */
+	};
+	timers();
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		lw_specimen_clear(&sp);
+		lw_specimen_init(&sp, "SP-1", 4);
+		result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);
+		notif("n1", "a", NULL, cases[i].version, cases[i].sent, NULL);
+		eval_at(1099);
+		cr_assert_eq(count(LW_RULE_MISSING_NOTIFICATION), 0);
+		cr_assert_eq(L.next_due, cases[i].covers ? INT64_MAX : 1100,
+			     "sent %lld v%d", (long long)cases[i].sent,
+			     cases[i].version);
+		eval_at(1000000);
+		cr_assert_eq(count(LW_RULE_MISSING_NOTIFICATION),
+			     cases[i].covers ? 0 : 1, "sent %lld v%d",
+			     (long long)cases[i].sent, cases[i].version);
+		cr_assert_eq(count(LW_RULE_CORRECTED_AFTER_NOTIFY), 0);
+	}
+}
+
+/* A notification with the wrong code still notified somebody: MISSING is
+ * about silence, RESULT_MISMATCH about content. */
+Test(rules, a_wrong_notification_still_covers)
+{
+	timers();
+	result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);
+	notif("n1", "a", "NEG", 1, 200, NULL);
+	eval_at(1000000);
+	cr_assert_eq(count(LW_RULE_MISSING_NOTIFICATION), 0);
+	cr_assert_eq(count(LW_RULE_RESULT_MISMATCH), 1);
+}
+
+/* Superseded: a newer final version recorded at or before due(v). */
+Test(rules, missing_superseded_edges)
+{
+	const lw_incident *inc;
+	timers();
+	result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);	 /* due 1100 */
+	result("r2", "NEG", LW_STATUS_CORRECTED, 2, 1100, NULL); /* 6100 */
+	eval_at(1100);
+	cr_assert_eq(L.n, 0, "v1 superseded at exactly its due time");
+	cr_assert_eq(L.next_due, 6100);
+	eval_at(6100);
+	inc = only(LW_RULE_MISSING_NOTIFICATION);
+	cr_assert_str_eq(ref_event(inc), "r2");
+	cr_assert_eq(inc->severity, LW_SEV_HIGH);
+	cr_assert_eq(inc->due, 6100);
+	cr_assert_eq(inc->ref_status, LW_STATUS_CORRECTED);
+
+	lw_specimen_clear(&sp);
+	lw_specimen_init(&sp, "SP-1", 4);
+	result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);
+	result("r2", "NEG", LW_STATUS_CORRECTED, 2, 1101, NULL);
+	eval_at(1100);
+	inc = only(LW_RULE_MISSING_NOTIFICATION);
+	cr_assert_str_eq(ref_event(inc), "r1", "the lowest missing version");
+	cr_assert_eq(inc->severity, LW_SEV_CRITICAL);
+	cr_assert_eq(L.next_due, 6101);
+	/* v2 missing too: still one incident, about v1 */
+	eval_at(6101);
+	inc = only(LW_RULE_MISSING_NOTIFICATION);
+	cr_assert_str_eq(ref_event(inc), "r1");
+	cr_assert_eq(inc->due, 1100);
+	/* a preliminary newer version supersedes nothing */
+	lw_specimen_clear(&sp);
+	lw_specimen_init(&sp, "SP-1", 4);
+	result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);
+	result("r2", "NEG", LW_STATUS_PRELIMINARY, 2, 200, NULL);
+	eval_at(1100);
+	cr_assert_str_eq(ref_event(only(LW_RULE_MISSING_NOTIFICATION)), "r1");
+}
+
+/* rec(v) is the earliest record of the version: a resend of v1 recorded
+ * later does not move its due time. */
+Test(rules, missing_due_from_the_earliest_record_of_a_version)
+{
+	timers();
+	result("r1b", "POS", LW_STATUS_CORRECTED, 1, 700, NULL);
+	result("r1a", "POS", LW_STATUS_FINAL, 1, 300, NULL);
+	eval_at(1299);
+	cr_assert_eq(L.n, 0);
+	cr_assert_eq(L.next_due, 1300);
+	eval_at(1300);
+	cr_assert_str_eq(ref_event(only(LW_RULE_MISSING_NOTIFICATION)), "r1a");
+	/* covered from rec - skew of the earliest record */
+	notif("n1", "a", NULL, NOV, 250, NULL);
+	eval_at(100000);
+	cr_assert_eq(L.n, 0);
+}
+
+Test(rules, preliminary_results_have_no_sla)
+{
+	timers();
+	result("r1", "POS", LW_STATUS_PRELIMINARY, 1, 100, NULL);
+	result("r2", "POS", LW_STATUS_UNKNOWN, 2, 100, NULL);
+	eval_at(1000000);
+	cr_assert_eq(timer_incidents(), 0);
+	cr_assert_eq(L.next_due, INT64_MAX);
+}
+
+/* ---- per-code SLAs ---- */
+
+Test(rules, per_code_sla_overrides)
+{
+	timers();
+	cfg.sla[0].code = lw_codes_intern(codes, "A1", 2);
+	cfg.sla[0].ms = 200;
+	cfg.sla[1].code = lw_codes_intern(codes, "POS", 3);
+	cfg.sla[1].ms = 10000;
+	cfg.nsla = 2;
+	result("r1", "a1", LW_STATUS_FINAL, 1, 100, NULL); /* normalized */
+	eval_at(299);
+	cr_assert_eq(L.n, 0);
+	cr_assert_eq(L.next_due, 300, "A1: 200 ms, not the default 5000");
+	eval_at(300);
+	cr_assert_eq(only(LW_RULE_MISSING_NOTIFICATION)->due, 300);
+	cr_assert_eq(only(LW_RULE_MISSING_NOTIFICATION)->severity, LW_SEV_HIGH);
+
+	lw_specimen_clear(&sp);
+	lw_specimen_init(&sp, "SP-1", 4);
+	result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);
+	eval_at(1100);
+	cr_assert_eq(L.n, 0, "POS: 10000 ms, not sla_critical 1000");
+	cr_assert_eq(L.next_due, 10100);
+	eval_at(10100);
+	cr_assert_eq(only(LW_RULE_MISSING_NOTIFICATION)->severity,
+		     LW_SEV_CRITICAL, "still a positive");
+	/* and the override is not applied to other codes */
+	lw_specimen_clear(&sp);
+	lw_specimen_init(&sp, "SP-1", 4);
+	result("r1", "A2", LW_STATUS_FINAL, 1, 100, NULL);
+	eval_at(300);
+	cr_assert_eq(L.next_due, 5100);
+}
+
+/* ---- CORRECTED_AFTER_NOTIFY ---- */
+
+Test(rules, corrected_after_notify_fires_exactly_at_due)
+{
+	const lw_incident *inc;
+	timers();
+	result("r1", "NEG", LW_STATUS_FINAL, 1, 100, NULL);
+	notif("n1", "a", "NEG", 1, 200, NULL);
+	notif("n2", "b", "NEG", NOV, 300, NULL);
+	result("r2", "POS", LW_STATUS_CORRECTED, 2, 10000, NULL); /* 11000 */
+	eval_at(10999);
+	cr_assert_eq(L.n, 0);
+	cr_assert_eq(L.next_due, 11000);
+	eval_at(11000);
+	cr_assert_eq(L.n, 1);
+	inc = only(LW_RULE_CORRECTED_AFTER_NOTIFY);
+	cr_assert_eq(inc->severity, LW_SEV_HIGH, "HIGH even for a positive");
+	cr_assert_str_eq(ref_event(inc), "r2");
+	cr_assert_eq(inc->due, 11000);
+	cr_assert_str_eq(members(inc), "n1,n2");
+	cr_assert_eq(inc->recipients, 2);
+	cr_assert_eq(inc->event_time, 10000);
+	cr_assert_eq(count(LW_RULE_MISSING_NOTIFICATION), 0);
+	cr_assert_eq(L.next_due, INT64_MAX);
+	/* telling them again, in time, settles it */
+	notif("n3", "a", "POS", 2, 10900, NULL);
+	eval_at(11000);
+	cr_assert_eq(L.n, 0);
+}
+
+/* The earlier notification must have told a final result: one sent while
+ * only a preliminary existed is no "prior", so the record is MISSING. */
+Test(rules, prior_needs_a_final_result_told)
+{
+	timers();
+	result("r0", "POS", LW_STATUS_PRELIMINARY, 1, 50, NULL);
+	notif("n1", "a", NULL, NOV, 60, NULL); /* in force: preliminary */
+	result("r1", "NEG", LW_STATUS_FINAL, 1, 5000, NULL); /* due 10000 */
+	eval_at(10000);
+	cr_assert_eq(count(LW_RULE_CORRECTED_AFTER_NOTIFY), 0);
+	cr_assert_str_eq(ref_event(only(LW_RULE_MISSING_NOTIFICATION)), "r1");
+	cr_assert_eq(count(LW_RULE_SENT_BEFORE_FINAL), 1);
+}
+
+/* The prior notification is one sent before rec(v) - skew; one sent at
+ * rec(v) - skew covers v instead. */
+Test(rules, prior_and_cover_skew_edges)
+{
+	timers();
+	result("r1", "NEG", LW_STATUS_FINAL, 1, 100, NULL);
+	notif("n0", "a", NULL, NOV, 150, NULL); /* covers v1 */
+	result("r2", "POS", LW_STATUS_CORRECTED, 2, 10000, NULL);
+	notif("n1", "a", NULL, NOV, 9949, NULL);
+	eval_at(11000);
+	cr_assert_str_eq(members(only(LW_RULE_CORRECTED_AFTER_NOTIFY)),
+			 "n0,n1");
+	notif("n2", "b", NULL, NOV, 9950, NULL);
+	eval_at(11000);
+	cr_assert_eq(timer_incidents(), 0, "n2 covers v2");
+	cr_assert_eq(L.n, 0);
+}
+
+Test(rules, corrected_after_notify_stale_resend_does_not_cover)
+{
+	const lw_incident *inc;
+	timers();
+	result("r1", "NEG", LW_STATUS_FINAL, 1, 100, NULL);
+	notif("n1", "a", "NEG", 1, 200, NULL);
+	result("r2", "POS", LW_STATUS_CORRECTED, 2, 10000, NULL);
+	notif("n2", "a", "NEG", 1, 10500, NULL); /* the old version again */
+	eval_at(11000);
+	inc = only(LW_RULE_CORRECTED_AFTER_NOTIFY);
+	cr_assert_str_eq(members(inc), "n1");
+	cr_assert_eq(count(LW_RULE_STALE_VERSION), 1);
+	cr_assert_eq(count(LW_RULE_RESULT_MISMATCH), 1);
+}
+
+/* One incident per (specimen, version), each with its own alert ID; the
+ * ID of one does not change as others appear. */
+Test(rules, corrected_after_notify_per_version)
+{
+	char id2[33], id3[33], again[33];
+	timers();
+	result("r1", "NEG", LW_STATUS_FINAL, 1, 100, NULL);
+	notif("n1", "a", "NEG", 1, 200, NULL);
+	result("r2", "IND", LW_STATUS_CORRECTED, 2, 10000, NULL); /* 15000 */
+	eval_at(15000);
+	alert_id(only(LW_RULE_CORRECTED_AFTER_NOTIFY), id2);
+	/* v3 recorded after v2's due time: v2 is not superseded */
+	result("r3", "POS", LW_STATUS_CORRECTED, 3, 15001, NULL); /* 16001 */
+	eval_at(16000);
+	cr_assert_eq(L.next_due, 16001);
+	eval_at(16001);
+	cr_assert_eq(count(LW_RULE_CORRECTED_AFTER_NOTIFY), 2);
+	for (size_t i = 0; i < L.n; i++) {
+		cr_assert_eq(L.v[i].rule, LW_RULE_CORRECTED_AFTER_NOTIFY);
+		if (!strcmp(ref_event(&L.v[i]), "r2")) {
+			alert_id(&L.v[i], again);
+			cr_assert_eq(L.v[i].due, 15000);
+		} else {
+			cr_assert_str_eq(ref_event(&L.v[i]), "r3");
+			alert_id(&L.v[i], id3);
+			cr_assert_eq(L.v[i].due, 16001);
+		}
+	}
+	cr_assert_str_eq(again, id2);
+	cr_assert_str_neq(id2, id3);
+}
+
+/* MISSING is one incident per specimen: its alert ID does not depend on
+ * which version is missing. */
+Test(rules, missing_alert_id_is_per_specimen)
+{
+	lw_specimen other;
+	lw_incident_list l2;
+	char a[33], b[33];
+	uint64_t ka, kb;
+	timers();
+	result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);
+	eval_at(100000);
+	alert_id(only(LW_RULE_MISSING_NOTIFICATION), a);
+	lw_specimen_init(&other, "SP-1", 4);
+	lw_incident_list_init(&l2);
+	result_into(&other, codes, "x1", "NEG", LW_STATUS_FINAL, 7, 500, NULL,
+		    0);
+	lw_rules_evaluate(&other, codes, &cfg, 100000, &l2);
+	cr_assert_eq(l2.n, 1);
+	cr_assert_eq(l2.v[0].rule, LW_RULE_MISSING_NOTIFICATION);
+	lw_incident_alert_id(&other, &l2.v[0], codes, b, &kb);
+	cr_assert_str_eq(a, b);
+	lw_specimen_clear(&other);
+	lw_incident_list_free(&l2);
+	/* and differs from another rule's for the same specimen */
+	(void)ka;
+	notif("n1", "a", NULL, NOV, 100000, NULL);
+	result("r0", "POS", LW_STATUS_PRELIMINARY, 0, 1, NULL);
+	notif("n0", "a", NULL, NOV, 2, NULL);
+	eval_at(100000);
+	alert_id(only(LW_RULE_SENT_BEFORE_FINAL), b);
+	cr_assert_str_neq(a, b);
+	(void)ka;
+}
+
+/* ---- withdrawal ---- */
+
+/* The newest result CANCELLED or ENTERED_IN_ERROR: nobody needs telling
+ * (no MISSING / CORRECTED_AFTER_NOTIFY), content rules are silent, but a
+ * notification sent after the withdrawal is SENT_AFTER_WITHDRAWAL. */
+Test(rules, withdrawal_silences_sla_rules_but_not_sent_after)
+{
+	static const int withdraw[] = {LW_STATUS_CANCELLED,
+				       LW_STATUS_ENTERED_IN_ERROR};
+	timers();
+	for (int w = 0; w < 2; w++) {
+		const lw_incident *inc;
+		char id[33], id2[33];
+		lw_specimen_clear(&sp);
+		lw_specimen_init(&sp, "SP-1", 4);
+		result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);
+		notif("n0", "a", "POS", 1, 200, NULL); /* before: fine */
+		result("r2", "NEG", LW_STATUS_CORRECTED, 2, 300, NULL);
+		eval_at(100000);
+		cr_assert_eq(count(LW_RULE_CORRECTED_AFTER_NOTIFY), 1);
+		result("r3", "NEG", withdraw[w], 3, 400, NULL);
+		eval_at(100000);
+		cr_assert_eq(L.n, 0, "%s", lw_status_name(withdraw[w]));
+		cr_assert_eq(L.next_due, INT64_MAX);
+		/* a message after the withdrawal, with the old code */
+		notif("n1", "b", "POS", 1, 600, NULL);
+		eval_at(649);
+		cr_assert_eq(L.n, 0);
+		cr_assert_eq(L.next_due, 650);
+		eval_at(650);
+		cr_assert_eq(L.n, 1, "only SENT_AFTER_WITHDRAWAL");
+		inc = only(LW_RULE_SENT_AFTER_WITHDRAWAL);
+		cr_assert_eq(inc->severity, LW_SEV_HIGH);
+		cr_assert_eq(inc->due, 650);
+		cr_assert_str_eq(ref_event(inc), "r3");
+		cr_assert_eq(inc->ref_status, withdraw[w]);
+		cr_assert_str_eq(members(inc), "n1");
+		cr_assert_eq(inc->recipients, 1);
+		alert_id(inc, id);
+		/* a second one joins the same incident */
+		notif("n2", "c", NULL, NOV, 700, NULL);
+		eval_at(750);
+		inc = only(LW_RULE_SENT_AFTER_WITHDRAWAL);
+		cr_assert_str_eq(members(inc), "n1,n2");
+		cr_assert_eq(inc->recipients, 2);
+		cr_assert_eq(inc->due, 750, "due of the newest member: when it reached this form");
+		alert_id(inc, id2);
+		cr_assert_str_eq(id, id2, "one incident per specimen");
+	}
+}
+
+/* In force at sent_at + skew: a withdrawal recorded within the skew after
+ * the send counts; one later does not. */
+Test(rules, sent_after_withdrawal_skew_edge)
+{
+	timers();
+	result("r1", "POS", LW_STATUS_FINAL, 1, 100, NULL);
+	notif("n0", "a", NULL, NOV, 150, NULL);
+	result("r2", "POS", LW_STATUS_CANCELLED, 2, 1050, NULL);
+	notif("n1", "a", NULL, NOV, 1000, NULL); /* due 1050 */
+	notif("n2", "a", NULL, NOV, 999, NULL);	 /* due 1049: r1 in force */
+	eval_at(1049);
+	cr_assert_eq(L.n, 0);
+	cr_assert_eq(L.next_due, 1050);
+	eval_at(1050);
+	cr_assert_str_eq(members(only(LW_RULE_SENT_AFTER_WITHDRAWAL)), "n1");
+}
+
+/* ---- ORPHAN_NOTIFICATION ---- */
+
+Test(rules, orphan_fires_exactly_at_due)
+{
+	const lw_incident *inc;
+	char id[33], id2[33];
+	timers();
+	notif("n1", "a", "POS", NOV, 1000, NULL); /* due 3000 */
+	notif("n2", "b", NULL, NOV, 1500, NULL);  /* due 3500 */
+	eval_at(2999);
+	cr_assert_eq(L.n, 0);
+	cr_assert_eq(L.next_due, 3000);
+	eval_at(3000);
+	inc = only(LW_RULE_ORPHAN_NOTIFICATION);
+	cr_assert_eq(inc->severity, LW_SEV_HIGH);
+	cr_assert_eq(inc->due, 3000);
+	cr_assert_str_eq(members(inc), "n1");
+	cr_assert_eq(inc->ref, -1);
+	cr_assert_eq(inc->event_time, 1000);
+	cr_assert_eq(L.next_due, 3500);
+	alert_id(inc, id);
+	eval_at(3500);
+	inc = only(LW_RULE_ORPHAN_NOTIFICATION);
+	cr_assert_str_eq(members(inc), "n1,n2");
+	cr_assert_eq(inc->recipients, 2);
+	cr_assert_eq(inc->due, 3500, "the newest member's due: when it reached this form");
+	cr_assert_eq(inc->event_time, 1500);
+	cr_assert_eq(L.next_due, INT64_MAX);
+	alert_id(inc, id2);
+	cr_assert_str_eq(id, id2, "one incident per specimen");
+}
+
+/* A result of any status recorded at or before sent_at + grace: not an
+ * orphan; one ms later: an orphan. */
+Test(rules, orphan_grace_edge)
+{
+	static const int status[] = {LW_STATUS_FINAL, LW_STATUS_PRELIMINARY,
+				     LW_STATUS_CANCELLED, LW_STATUS_UNKNOWN};
+	timers();
+	for (int i = 0; i < 4; i++) {
+		lw_specimen_clear(&sp);
+		lw_specimen_init(&sp, "SP-1", 4);
+		notif("n1", "a", NULL, NOV, 1000, NULL);
+		result("r1", "NEG", status[i], 1, 3000, NULL);
+		eval_at(100000);
+		cr_assert_eq(count(LW_RULE_ORPHAN_NOTIFICATION), 0, "%s",
+			     lw_status_name(status[i]));
+		lw_specimen_clear(&sp);
+		lw_specimen_init(&sp, "SP-1", 4);
+		notif("n1", "a", NULL, NOV, 1000, NULL);
+		result("r1", "NEG", status[i], 1, 3001, NULL);
+		eval_at(100000);
+		cr_assert_str_eq(members(only(LW_RULE_ORPHAN_NOTIFICATION)),
+				 "n1", "%s", lw_status_name(status[i]));
+	}
+}
+
+/* A result that arrives late but was recorded in time un-orphans it. */
+Test(rules, orphan_undone_by_a_late_result)
+{
+	timers();
+	notif("n1", "a", NULL, NOV, 1000, NULL);
+	eval_at(5000);
+	cr_assert_eq(count(LW_RULE_ORPHAN_NOTIFICATION), 1);
+	result("r1", "NEG", LW_STATUS_FINAL, 1, 2000, NULL);
+	eval_at(5000);
+	cr_assert_eq(count(LW_RULE_ORPHAN_NOTIFICATION), 0);
+}
+
+/* ---- SENT_BEFORE_FINAL ---- */
+
+Test(rules, sent_before_final_preliminary_in_force)
+{
+	const lw_incident *inc;
+	timers();
+	result("r1", "POS", LW_STATUS_PRELIMINARY, 1, 100, NULL);
+	notif("n1", "a", "POS", NOV, 200, NULL); /* due 250 */
+	eval_at(249);
+	cr_assert_eq(L.n, 0);
+	cr_assert_eq(L.next_due, 250);
+	eval_at(250);
+	inc = only(LW_RULE_SENT_BEFORE_FINAL);
+	cr_assert_eq(inc->severity, LW_SEV_HIGH);
+	cr_assert_eq(inc->due, 250);
+	cr_assert_str_eq(ref_event(inc), "r1");
+	cr_assert_eq(inc->ref_status, LW_STATUS_PRELIMINARY);
+	cr_assert_str_eq(members(inc), "n1");
+	/* the final result comes later: n1 was still sent too early, and
+	 * one sent after it is fine */
+	result("r2", "POS", LW_STATUS_FINAL, 1, 1000, NULL);
+	notif("n2", "b", "POS", NOV, 1100, NULL);
+	eval_at(100000);
+	cr_assert_str_eq(members(only(LW_RULE_SENT_BEFORE_FINAL)), "n1");
+	cr_assert_eq(count(LW_RULE_MISSING_NOTIFICATION), 0);
+}
+
+Test(rules, sent_before_final_retest_pending)
+{
+	const lw_incident *inc;
+	timers();
+	result("r1", "POS", LW_STATUS_FINAL | RETEST, 1, 100, NULL);
+	notif("n1", "a", "POS", 1, 200, NULL);
+	eval_at(250);
+	inc = only(LW_RULE_SENT_BEFORE_FINAL);
+	cr_assert_eq(inc->ref_status, LW_STATUS_FINAL);
+	cr_assert_str_eq(members(inc), "n1");
+	cr_assert_eq(count(LW_RULE_MISSING_NOTIFICATION), 0, "covered");
+	/* the retest result without the flag: later messages are fine */
+	result("r2", "POS", LW_STATUS_CORRECTED, 2, 300, NULL);
+	notif("n2", "a", "POS", 2, 400, NULL);
+	eval_at(100000);
+	cr_assert_str_eq(members(only(LW_RULE_SENT_BEFORE_FINAL)), "n1");
+}
+
+/* In force = the newest (version, then recorded_at) recorded by sent_at +
+ * skew: a final record of the same version within the skew wins. */
+Test(rules, sent_before_final_skew_edge)
+{
+	timers();
+	result("r1", "POS", LW_STATUS_PRELIMINARY, 1, 100, NULL);
+	result("r2", "POS", LW_STATUS_FINAL, 1, 250, NULL);
+	notif("n1", "a", NULL, NOV, 200, NULL); /* r2 at 250 <= 250 */
+	notif("n2", "b", NULL, NOV, 199, NULL); /* r2 at 250 > 249 */
+	eval_at(100000);
+	cr_assert_str_eq(members(only(LW_RULE_SENT_BEFORE_FINAL)), "n2");
+}
+
+/* No result in force at all: not SENT_BEFORE_FINAL (maybe an orphan). */
+Test(rules, sent_before_any_result)
+{
+	timers();
+	notif("n1", "a", NULL, NOV, 100, NULL);
+	result("r1", "POS", LW_STATUS_PRELIMINARY, 1, 151, NULL);
+	eval_at(100000);
+	cr_assert_eq(count(LW_RULE_SENT_BEFORE_FINAL), 0);
+	cr_assert_eq(count(LW_RULE_ORPHAN_NOTIFICATION), 0);
+}
+
+/* next_due is the earliest future due time over all timer rules. */
+Test(rules, next_due_over_all_rules)
+{
+	timers();
+	notif("n0", "a", NULL, NOV, 10, NULL);		     /* orphan 2010 */
+	result("r1", "POS", LW_STATUS_FINAL, 1, 2500, NULL); /* 3500 */
+	result("r0", "POS", LW_STATUS_PRELIMINARY, 0, 2100, NULL);
+	notif("n1", "b", NULL, NOV, 2200, NULL); /* SBF due 2250 */
+	eval_at(0);
+	cr_assert_eq(L.next_due, 2010);
+	eval_at(2010);
+	cr_assert_eq(count(LW_RULE_ORPHAN_NOTIFICATION), 1);
+	cr_assert_eq(L.next_due, 2250);
+	eval_at(2250);
+	cr_assert_eq(count(LW_RULE_SENT_BEFORE_FINAL), 1);
+	cr_assert_eq(L.next_due, 3500);
+	eval_at(3500);
+	cr_assert_eq(count(LW_RULE_MISSING_NOTIFICATION), 1);
+	cr_assert_eq(L.next_due, INT64_MAX);
+	cr_assert_eq(timer_incidents(), 3);
+}
+
+/* ---- order independence with timers ---- */
+
+/* Two messages sent while two different preliminary versions were in
+ * force: the incident's reference (and so its facts) must not depend on
+ * which message arrived first. */
+Test(rules, sent_before_final_reference_independent_of_order)
+{
+	static const ev_spec evs[] = {
+	    {1, "r1", NULL, "POS", LW_STATUS_PRELIMINARY, 1, 100, NULL, NULL,
+	     10},
+	    {1, "r2", NULL, "NEG", LW_STATUS_PRELIMINARY, 2, 200, NULL, NULL,
+	     11},
+	    {0, "n1", "a", NULL, 0, NOV, 120, NULL, NULL, 20},
+	    {0, "n2", "b", NULL, 0, NOV, 300, NULL, NULL, 21},
+	};
+	char first[4096];
+	timers();
+	order_now = 100000;
+	cr_assert_eq(all_orders_agree(evs, 4, first, sizeof first), 24);
+	cr_assert(strstr(first, "SENT_BEFORE_FINAL HIGH recipients=2 "
+				"members=n1,n2 "),
+		  "%s", first);
+}
+
+/* The same for SENT_AFTER_WITHDRAWAL. */
+Test(rules, sent_after_withdrawal_reference_independent_of_order)
+{
+	static const ev_spec evs[] = {
+	    {1, "r1", NULL, "POS", LW_STATUS_CANCELLED, 1, 100, NULL, NULL, 10},
+	    {1, "r2", NULL, "POS", LW_STATUS_ENTERED_IN_ERROR, 2, 200, NULL,
+	     NULL, 11},
+	    {0, "n1", "a", NULL, 0, NOV, 120, NULL, NULL, 20},
+	    {0, "n2", "b", NULL, 0, NOV, 300, NULL, NULL, 21},
+	};
+	char first[4096];
+	timers();
+	order_now = 100000;
+	cr_assert_eq(all_orders_agree(evs, 4, first, sizeof first), 24);
+	cr_assert(strstr(first, "SENT_AFTER_WITHDRAWAL HIGH recipients=2 "
+				"members=n1,n2 "),
+		  "%s", first);
+}
+
+/* Every timer rule at once, in every order of 8 events, at several
+ * stream times: the same incidents, due times and next_due. */
+Test(rules, timer_rules_in_every_order)
+{
+	static const ev_spec evs[] = {
+	    {0, "n0", "a", NULL, 0, NOV, 10, NULL, NULL, 20}, /* orphan */
+	    {1, "r1", NULL, "NEG", LW_STATUS_PRELIMINARY, 1, 3000, NULL, NULL,
+	     10},
+	    {0, "n1", "a", NULL, 0, NOV, 3010, NULL, NULL, 21}, /* SBF */
+	    {1, "r2", NULL, "NEG", LW_STATUS_FINAL, 2, 4000, NULL, NULL, 11},
+	    {0, "n2", "b", "NEG", 0, 2, 4100, NULL, NULL, 22}, /* covers v2 */
+	    {1, "r3", NULL, "POS", LW_STATUS_CORRECTED, 3, 20000, NULL, NULL,
+	     12}, /* CAN at 21000 */
+	    {1, "r4", NULL, "POS", LW_STATUS_CORRECTED, 4, 30000, NULL, NULL,
+	     13}, /* CAN at 31000 */
+	    {0, "n3", "c", NULL, 0, NOV, 20500, NULL, NULL, 23}, /* covers v3 */
+	};
+	static const int64_t at[] = {2009, 2010, 3060, 21000, 31000};
+	static const char *const want[] = {
+	    "ORPHAN_NOTIFICATION HIGH recipients=1 members=n0 ",
+	    "SENT_BEFORE_FINAL HIGH recipients=1 members=n1 ",
+	    "CORRECTED_AFTER_NOTIFY HIGH recipients=2 members=n2,n3 "
+	    "ref=r4/v4/POS",
+	};
+	char first[8192];
+	timers();
+	for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
+		order_now = at[k];
+		cr_assert_eq(all_orders_agree(evs, 8, first, sizeof first),
+			     40320);
+	}
+	for (size_t i = 0; i < 3; i++)
+		cr_assert(strstr(first, want[i]), "%s in\n%s", want[i], first);
+	cr_assert(strstr(first, "next_due=9223372036854775807"), "%s", first);
+	cr_assert_null(strstr(first, "MISSING_NOTIFICATION"), "%s", first);
+}
+
+/* Two records of one version with the same recorded_at (a resend under
+ * another event ID, with another code): which one is code(v), and so the
+ * MISSING severity and reference, must not depend on arrival order. */
+Test(rules, missing_same_version_same_time_independent_of_order)
+{
+	static const ev_spec evs[] = {
+	    {1, "r1a", NULL, "NEG", LW_STATUS_FINAL, 1, 100, NULL, NULL, 10},
+	    {1, "r1b", NULL, "POS", LW_STATUS_CORRECTED, 1, 100, NULL, NULL,
+	     11},
+	};
+	char first[4096];
+	timers();
+	order_now = 100000;
+	cr_assert_eq(all_orders_agree(evs, 2, first, sizeof first), 2);
+	cr_assert(strstr(first, "MISSING_NOTIFICATION "), "%s", first);
 }

@@ -1,12 +1,18 @@
 /* test_state: the bounded join-state table (state.h).
  *
  * Upsert/find by (pointer, length) IDs; least-recently-updated eviction by
- * max_specimens and by max_bytes (counted as evicted); event-time TTL
- * expiry (counted as expired) including its boundary; the per-call work
- * budget; byte accounting that returns exactly to the table overhead when
- * the table is emptied; growth that keeps every entry findable and in
- * place; and the incremental sweep (every entry exactly once while the table
- * is unchanged, LW_SWEEP_RESET when it grows or is cleared mid-sweep). */
+ * max_specimens and by max_bytes (counted as evicted), with its work
+ * budget, and nothing else (evict() applies the caps only); deadlines:
+ * schedule/advance hands over exactly the entries due, within a budget
+ * resumed on the next call, with re-scheduling and expiry (counted as
+ * expired) inside the callback; the TTL as the owner runs it (newest event
+ * + ttl), where a late entry expires on its own deadline; removal by
+ * caps, expire and clear unlinks the deadline (ASan checks no callback
+ * touches a freed entry); byte accounting that returns exactly to the
+ * table overhead when the table is emptied; growth that keeps every entry
+ * findable and in place; and the incremental sweep (every entry exactly
+ * once while the table is unchanged, LW_SWEEP_RESET when it grows or is
+ * cleared mid-sweep). */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -131,7 +137,7 @@ Test(state, lru_eviction_by_max_specimens)
 	put("C");
 	put("D");
 	cr_assert_eq(stats().specimens, 4, "nothing evicted before evict()");
-	cr_assert_eq(lw_state_evict(st, 0, 100), 1);
+	cr_assert_eq(lw_state_evict(st, 100), 1);
 	cr_assert_null(find("A"));
 	cr_assert_not_null(find("B"));
 	cr_assert_not_null(find("C"));
@@ -139,7 +145,7 @@ Test(state, lru_eviction_by_max_specimens)
 	/* B updated: C is now the least recently updated */
 	add_event(b, "e1", 10);
 	put("E");
-	cr_assert_eq(lw_state_evict(st, 10, 100), 1);
+	cr_assert_eq(lw_state_evict(st, 100), 1);
 	cr_assert_null(find("C"));
 	cr_assert_not_null(find("B"));
 	cr_assert_not_null(find("D"));
@@ -148,7 +154,7 @@ Test(state, lru_eviction_by_max_specimens)
 	cr_assert_eq(stats().expired, 0);
 	cr_assert_eq(stats().specimens, 3);
 	/* at the cap: nothing more to do */
-	cr_assert_eq(lw_state_evict(st, 10, 100), 0);
+	cr_assert_eq(lw_state_evict(st, 100), 0);
 }
 
 Test(state, lru_eviction_by_max_bytes)
@@ -170,7 +176,7 @@ Test(state, lru_eviction_by_max_bytes)
 		add_event(put(id), "e", 1);
 	}
 	cr_assert_gt(stats().bytes, three);
-	cr_assert_eq(lw_state_evict(st, 1, 100), 2);
+	cr_assert_eq(lw_state_evict(st, 100), 2);
 	cr_assert_eq(stats().bytes, three);
 	cr_assert_eq(stats().evicted, 2);
 	cr_assert_eq(stats().expired, 0);
@@ -180,90 +186,362 @@ Test(state, lru_eviction_by_max_bytes)
 	cr_assert_not_null(find("S4"));
 	/* an entry that grows pushes the oldest out */
 	add_event(find("S4"), "e2", 2);
-	cr_assert_eq(lw_state_evict(st, 2, 100), 1);
+	cr_assert_eq(lw_state_evict(st, 100), 1);
 	cr_assert_null(find("S2"));
 	cr_assert_leq(stats().bytes, three);
 }
 
-Test(state, ttl_expiry_by_event_time)
+/* The caps evict by update order, not by event time: an entry with an old
+ * event time updated last stays, a fresh one updated first goes. */
+Test(state, caps_evict_least_recently_updated_whatever_the_event_time)
 {
-	make(0, 0, 1000, 0);
-	add_event(put("old"), "e", 1000);
-	add_event(put("edge"), "e", 4500);
-	add_event(put("new"), "e", 5000);
-	/* stream time is what the caller says, not the wall clock */
-	cr_assert_eq(lw_state_evict(st, 2000, 100), 0);
-	cr_assert_eq(lw_state_evict(st, 5500, 100), 1);
-	cr_assert_null(find("old"));
-	cr_assert_not_null(find("edge"), "exactly ttl old is not older");
-	cr_assert_eq(lw_state_evict(st, 5501, 100), 1);
-	cr_assert_null(find("edge"));
-	cr_assert_not_null(find("new"));
-	cr_assert_eq(stats().expired, 2);
-	cr_assert_eq(stats().evicted, 0);
-}
-
-/* Entries are kept in update order, but expiry is by event time: a late
- * event (old event time, updated last) must expire even though a fresher
- * entry was updated before it. */
-/* The documented precision (state.h): expiry follows update order, so an
- * expired entry updated after a fresh one waits for the fresh one to go,
- * and then goes within the same TTL. */
-Test(state, ttl_expiry_follows_update_order)
-{
-	make(0, 0, 1000, 0);
+	make(1, 0, 1000, 0);
 	add_event(put("fresh"), "e", 5000);
 	add_event(put("late"), "e", 10);
-	cr_assert_eq(lw_state_evict(st, 5500, 100), 0, "held up by fresh");
-	cr_assert_not_null(find("late"));
-	cr_assert_eq(lw_state_evict(st, 6001, 100), 2, "both past the TTL");
-	cr_assert_null(find("late"));
+	cr_assert_eq(lw_state_evict(st, 100), 1);
 	cr_assert_null(find("fresh"));
-	cr_assert_eq(stats().expired, 2);
+	cr_assert_not_null(find("late"));
+	cr_assert_eq(stats().evicted, 1);
 }
 
-Test(state, ttl_zero_never_expires)
+/* evict() applies the caps only; the TTL is the owner's deadlines. */
+Test(state, evict_without_caps_removes_nothing)
 {
+	make(0, 0, 1000, 0);
+	add_event(put("old"), "e", 1);
+	cr_assert_eq(lw_state_evict(st, 100), 0);
+	cr_assert_not_null(find("old"));
+	cr_assert_eq(stats().expired + stats().evicted, 0);
+}
+
+/* ---- deadlines ---- */
+
+/* What the callback does with each entry handed over. */
+enum { DUE_EXPIRE, DUE_RESCHEDULE, DUE_KEEP_OFF, DUE_EXPIRE_OTHER };
+static int due_mode;
+static int64_t due_step;       /* DUE_RESCHEDULE: the next deadline, + this */
+static lw_specimen *due_other; /* DUE_EXPIRE_OTHER */
+static char due_log[4096];
+static size_t due_n;
+
+static void on_due(void *opaque, lw_specimen *s)
+{
+	int64_t now = *(const int64_t *)opaque;
+	size_t len = strlen(due_log);
+	cr_assert_eq(lw_state_deadline(st, s), INT64_MAX,
+		     "%s handed over still scheduled", s->id);
+	snprintf(due_log + len, sizeof due_log - len, "%s%s", len ? "," : "",
+		 s->id);
+	due_n++;
+	switch (due_mode) {
+	case DUE_EXPIRE:
+		lw_state_expire(st, s);
+		break;
+	case DUE_RESCHEDULE:
+		lw_state_schedule(st, s, now + due_step);
+		cr_assert_eq(lw_state_deadline(st, s), now + due_step);
+		break;
+	case DUE_KEEP_OFF: /* kept, with no deadline */
+		break;
+	case DUE_EXPIRE_OTHER:
+		if (due_other && s != due_other) {
+			lw_state_expire(st, due_other);
+			due_other = NULL;
+		}
+		lw_state_expire(st, s);
+		break;
+	}
+}
+
+static size_t advance(int64_t now, size_t budget)
+{
+	static int64_t n;
+	n = now;
+	return lw_state_advance(st, now, budget, on_due, &n);
+}
+
+static const char *fired(void)
+{
+	static char out[4096];
+	memcpy(out, due_log, sizeof out);
+	due_log[0] = '\0';
+	return out;
+}
+
+/* The TTL as the owner runs it: each entry scheduled at its newest event
+ * time + ttl, expired when handed over. Exactly ttl old expires. */
+Test(state, ttl_expiry_by_deadline)
+{
+	static const char *const ids[] = {"old", "edge", "new"};
+	static const int64_t t[] = {1000, 4500, 5000};
+	due_mode = DUE_EXPIRE;
+	make(0, 0, 1000, 0);
+	for (int i = 0; i < 3; i++) {
+		lw_specimen *s = put(ids[i]);
+		add_event(s, "e", t[i]);
+		cr_assert_eq(s->last_event_ms, t[i]);
+		lw_state_schedule(st, s, s->last_event_ms + 1000);
+	}
+	cr_assert_eq(lw_state_scheduled(st), 3);
+	cr_assert_eq(advance(1999, 100), 0);
+	cr_assert_eq(advance(5499, 100), 1);
+	cr_assert_str_eq(fired(), "old");
+	cr_assert_null(find("old"));
+	cr_assert_not_null(find("edge"));
+	cr_assert_eq(advance(5500, 100), 1);
+	cr_assert_str_eq(fired(), "edge");
+	cr_assert_not_null(find("new"));
+	cr_assert_eq(advance(5999, 100), 0);
+	cr_assert_eq(advance(6000, 100), 1);
+	cr_assert_eq(stats().expired, 3);
+	cr_assert_eq(stats().evicted, 0);
+	cr_assert_eq(stats().specimens, 0);
+	cr_assert_eq(lw_state_scheduled(st), 0);
+}
+
+/* A late event (old event time) updated after a fresher entry expires on
+ * its own deadline: update order does not hold it up. */
+Test(state, late_entry_expires_on_its_own_deadline)
+{
+	lw_specimen *fresh, *late;
+	due_mode = DUE_EXPIRE;
+	make(0, 0, 1000, 0);
+	fresh = put("fresh");
+	add_event(fresh, "e", 5000);
+	lw_state_schedule(st, fresh, fresh->last_event_ms + 1000);
+	late = put("late");
+	add_event(late, "e", 10);
+	lw_state_schedule(st, late, late->last_event_ms + 1000);
+	cr_assert_eq(advance(1009, 100), 0);
+	cr_assert_eq(advance(1010, 100), 1);
+	cr_assert_str_eq(fired(), "late");
+	cr_assert_null(find("late"));
+	cr_assert_not_null(find("fresh"));
+	cr_assert_eq(stats().expired, 1);
+}
+
+Test(state, unscheduled_entries_are_never_handed_over)
+{
+	due_mode = DUE_EXPIRE;
 	make(0, 0, 0, 0);
 	add_event(put("a"), "e", 1);
-	cr_assert_eq(lw_state_evict(st, INT64_MAX, 100), 0);
+	cr_assert_eq(lw_state_deadline(st, find("a")), INT64_MAX);
+	cr_assert_eq(advance(INT64_MAX - 1, 100), 0);
+	cr_assert_not_null(find("a"));
+	/* no stream time yet: nothing is due */
+	lw_state_schedule(st, find("a"), -5);
+	cr_assert_eq(advance(INT64_MIN, 100), 0);
 	cr_assert_not_null(find("a"));
 }
 
-Test(state, evict_respects_the_budget)
+/* Entries handed over by one advance (the callback's count). */
+static size_t handed(int64_t now)
+{
+	size_t before = due_n;
+	advance(now, SIZE_MAX);
+	return due_n - before;
+}
+
+Test(state, schedule_hands_over_exactly_what_is_due)
 {
 	char id[16];
-	make(0, 0, 100, 0);
+	due_mode = DUE_KEEP_OFF;
+	make(0, 0, 0, 0);
+	advance(0, 100);
 	for (int i = 0; i < 10; i++) {
-		snprintf(id, sizeof id, "X%d", i);
-		add_event(put(id), "e", i);
+		lw_specimen *s;
+		snprintf(id, sizeof id, "d%d", i);
+		s = put(id);
+		lw_state_schedule(st, s, 1000 + 500 * i);
+		cr_assert_eq(lw_state_deadline(st, s), 1000 + 500 * i);
 	}
-	cr_assert_eq(lw_state_evict(st, 100000, 3), 3);
-	cr_assert_eq(stats().specimens, 7);
-	cr_assert_eq(lw_state_evict(st, 100000, 3), 3);
-	cr_assert_eq(lw_state_evict(st, 100000, 0), 0);
-	cr_assert_eq(lw_state_evict(st, 100000, 3), 3);
-	cr_assert_eq(lw_state_evict(st, 100000, 3), 1);
-	cr_assert_eq(stats().specimens, 0);
-	cr_assert_eq(stats().expired, 10);
-	lw_state_destroy(st);
+	cr_assert_eq(handed(999), 0);
+	cr_assert_eq(handed(1000), 1);
+	cr_assert_str_eq(fired(), "d0");
+	cr_assert_eq(handed(2499), 2);
+	cr_assert_str_eq(fired(), "d1,d2");
+	cr_assert_eq(handed(2500), 1);
+	cr_assert_str_eq(fired(), "d3");
+	/* handed over and not re-scheduled: kept, with no deadline */
+	cr_assert_not_null(find("d0"));
+	cr_assert_eq(lw_state_deadline(st, find("d0")), INT64_MAX);
+	cr_assert_eq(stats().expired, 0);
+	/* moving deadlines: later, earlier, and off */
+	lw_state_schedule(st, find("d4"), 100000);
+	lw_state_schedule(st, find("d9"), 2600);
+	lw_state_schedule(st, find("d5"), INT64_MAX);
+	cr_assert_eq(lw_state_deadline(st, find("d4")), 100000);
+	cr_assert_eq(lw_state_deadline(st, find("d9")), 2600);
+	cr_assert_eq(lw_state_deadline(st, find("d5")), INT64_MAX);
+	cr_assert_eq(handed(6000), 4);
+	cr_assert_str_eq(fired(), "d9,d6,d7,d8");
+	cr_assert_eq(lw_state_deadline(st, find("d4")), 100000,
+		     "still scheduled after its old time passed");
+	cr_assert_eq(handed(99999), 0);
+	cr_assert_eq(handed(100000), 1);
+	cr_assert_str_eq(fired(), "d4");
+	cr_assert_eq(handed(INT64_MAX - 1), 0, "d5 was unscheduled");
+	/* later, then earlier again than the first time */
+	lw_state_schedule(st, find("d1"), 200000);
+	lw_state_schedule(st, find("d1"), 300000);
+	lw_state_schedule(st, find("d1"), 150000);
+	cr_assert_eq(lw_state_deadline(st, find("d1")), 150000);
+	cr_assert_eq(handed(149999), 0);
+	cr_assert_eq(handed(150000), 1);
+	cr_assert_eq(handed(400000), 0);
+	/* the same deadline twice is one */
+	lw_state_schedule(st, find("d2"), 500000);
+	lw_state_schedule(st, find("d2"), 500000);
+	cr_assert_eq(handed(500000), 1);
+}
 
-	make(2, 0, 0, 0);
-	for (int i = 0; i < 10; i++) {
-		snprintf(id, sizeof id, "Y%d", i);
-		put(id);
+/* state.h: lw_state_scheduled() counts "entries with a deadline" and
+ * lw_state_advance() returns how many entries it handed over. */
+Test(state, scheduled_and_handed_over_counts)
+{
+	char id[16];
+	due_mode = DUE_KEEP_OFF;
+	make(0, 0, 0, 0);
+	advance(0, 100);
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof id, "c%d", i);
+		lw_state_schedule(st, put(id), 1000);
 	}
-	cr_assert_eq(lw_state_evict(st, 0, 5), 5);
-	cr_assert_eq(lw_state_evict(st, 0, 5), 3);
-	cr_assert_eq(stats().specimens, 2);
-	cr_assert_not_null(find("Y8"));
-	cr_assert_not_null(find("Y9"));
+	cr_assert_eq(lw_state_scheduled(st), 6);
+	lw_state_schedule(st, find("c0"), INT64_MAX);
+	lw_state_schedule(st, find("c1"), INT64_MAX);
+	cr_assert_eq(lw_state_scheduled(st), 4, "two unscheduled");
+	lw_state_schedule(st, find("c2"), 50000); /* later */
+	cr_assert_eq(lw_state_scheduled(st), 4);
+	cr_assert_eq(advance(1000, 100), 3, "c3, c4, c5 handed over");
+	cr_assert_str_eq(fired(), "c3,c4,c5");
+	cr_assert_eq(lw_state_scheduled(st), 1, "c2");
+	cr_assert_eq(advance(50000, 100), 1);
+	cr_assert_eq(lw_state_scheduled(st), 0);
+}
+
+Test(state, advance_respects_the_budget_and_resumes)
+{
+	char id[16];
+	due_mode = DUE_EXPIRE;
+	make(0, 0, 0, 0);
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof id, "b%d", i);
+		lw_state_schedule(st, put(id), 100 + i);
+	}
+	cr_assert_eq(advance(1000, 3), 3);
+	cr_assert_str_eq(fired(), "b0,b1,b2");
+	cr_assert_eq(stats().specimens, 7);
+	cr_assert_eq(advance(1000, 0), 0);
+	cr_assert_eq(advance(1000, 4), 4);
+	cr_assert_str_eq(fired(), "b3,b4,b5,b6");
+	cr_assert_eq(advance(1000, 4), 3);
+	cr_assert_str_eq(fired(), "b7,b8,b9");
+	cr_assert_eq(advance(1000, 4), 0);
+	cr_assert_eq(stats().expired, 10);
+	cr_assert_eq(stats().specimens, 0);
+}
+
+Test(state, rescheduling_inside_the_callback)
+{
+	lw_specimen *s;
+	due_mode = DUE_RESCHEDULE;
+	due_step = 1000;
+	make(0, 0, 0, 0);
+	s = put("r");
+	lw_state_schedule(st, s, 5000);
+	cr_assert_eq(advance(5000, 100), 1);
+	cr_assert_eq(lw_state_deadline(st, s), 6000);
+	cr_assert_eq(advance(5999, 100), 0);
+	cr_assert_eq(advance(6500, 100), 1);
+	cr_assert_eq(lw_state_deadline(st, s), 7500);
+	cr_assert_eq(lw_state_scheduled(st), 1);
+	/* a big jump hands it over once per advance, not once per step */
+	cr_assert_eq(advance(1000000, 100), 1);
+	cr_assert_eq(lw_state_deadline(st, s), 1001000);
+	cr_assert_eq(due_n, 3);
+}
+
+/* The callback expires the entry handed over and another one that is due
+ * in the same pass: the other is never handed over (ASan: no use after
+ * free). */
+Test(state, expire_inside_the_callback)
+{
+	char id[16];
+	due_mode = DUE_EXPIRE_OTHER;
+	make(0, 0, 0, 0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof id, "x%d", i);
+		lw_state_schedule(st, put(id), 1000);
+	}
+	due_other = find("x3");
+	cr_assert_eq(advance(1000, 100), 5);
+	cr_assert_str_eq(fired(), "x0,x1,x2,x4,x5");
+	cr_assert_eq(stats().specimens, 0);
+	cr_assert_eq(stats().expired, 6);
+	cr_assert_eq(lw_state_scheduled(st), 0);
+}
+
+/* Entries removed by the caps, by expire() or by clear() leave the wheel:
+ * no callback for them afterwards (ASan catches a use after free). */
+Test(state, removal_unlinks_from_the_deadlines)
+{
+	char id[16];
+	due_mode = DUE_KEEP_OFF;
+	make(2, 0, 0, 0);
+	advance(0, 100);
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof id, "u%d", i);
+		lw_state_schedule(st, put(id), 1000 * (i + 1));
+	}
+	cr_assert_eq(lw_state_scheduled(st), 5);
+	cr_assert_eq(lw_state_evict(st, 100), 3); /* u0, u1, u2 */
+	cr_assert_eq(lw_state_scheduled(st), 2);
+	lw_state_expire(st, find("u3"));
+	cr_assert_eq(lw_state_scheduled(st), 1);
+	cr_assert_eq(advance(100000, 100), 1);
+	cr_assert_str_eq(fired(), "u4");
+	cr_assert_eq(stats().evicted, 3);
+	cr_assert_eq(stats().expired, 1);
+	/* clear with deadlines pending, then time moves on */
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof id, "v%d", i);
+		lw_state_schedule(st, put(id), 200000 + i);
+	}
+	lw_state_schedule(st, find("u4"), 150000);
+	lw_state_clear(st);
+	cr_assert_eq(lw_state_scheduled(st), 0);
+	cr_assert_eq(advance(1000000, 100), 0);
+	cr_assert_str_eq(fired(), "");
+	/* and destroy with deadlines pending (ASan: no leak) */
+	lw_state_schedule(st, put("w"), 2000000);
+}
+
+/* Far deadlines (beyond the wheel's coarse range) and many of them. */
+Test(state, many_and_far_deadlines)
+{
+	enum { M = 3000 };
+	char id[16];
+	int64_t day = 86400000;
+	due_mode = DUE_EXPIRE;
+	make(0, 0, 0, 0);
+	advance(0, 1);
+	for (int i = 0; i < M; i++) {
+		snprintf(id, sizeof id, "f%d", i);
+		lw_state_schedule(st, put(id), (int64_t)(i % 30) * day + i);
+	}
+	for (int d = 0; d < 30; d++) {
+		size_t n = advance((int64_t)d * day + M, SIZE_MAX);
+		cr_assert_eq(n, M / 30, "day %d: %zu", d, n);
+	}
+	cr_assert_eq(stats().specimens, 0);
 }
 
 Test(state, bytes_return_to_the_overhead)
 {
 	uint64_t empty;
 	char id[16];
+	due_mode = DUE_EXPIRE;
 	make(0, 0, 10, 4096);
 	empty = stats().bytes;
 	cr_assert_gt(empty, 0, "the bucket array is accounted");
@@ -276,15 +554,33 @@ Test(state, bytes_return_to_the_overhead)
 			snprintf(ev, sizeof ev, "ev-%d", k);
 			add_event(s, ev, 1);
 		}
+		lw_state_schedule(st, s, i < 250 ? 10 : 1000000);
 	}
 	cr_assert_gt(stats().bytes, empty + 500 * 8);
 	/* half by expiry, the rest by clear */
-	cr_assert_eq(lw_state_evict(st, 1000, 250), 250);
+	cr_assert_eq(advance(1000, 1000), 250);
 	lw_state_clear(st);
 	cr_assert_eq(stats().specimens, 0);
 	cr_assert_eq(stats().bytes, empty);
 	cr_assert_eq(stats().expired, 250);
 	cr_assert_eq(stats().created, 500);
+}
+
+Test(state, evict_respects_the_budget)
+{
+	char id[16];
+	make(2, 0, 0, 0);
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof id, "Y%d", i);
+		put(id);
+	}
+	cr_assert_eq(lw_state_evict(st, 5), 5);
+	cr_assert_eq(lw_state_evict(st, 0), 0);
+	cr_assert_eq(lw_state_evict(st, 5), 3);
+	cr_assert_eq(stats().specimens, 2);
+	cr_assert_not_null(find("Y8"));
+	cr_assert_not_null(find("Y9"));
+	cr_assert_eq(stats().evicted, 8);
 }
 
 Test(state, growth_keeps_entries_findable_and_in_place)
