@@ -1447,7 +1447,9 @@ Test(rules, withdrawal_silences_sla_rules_but_not_sent_after)
 		inc = only(LW_RULE_SENT_AFTER_WITHDRAWAL);
 		cr_assert_str_eq(members(inc), "n1,n2");
 		cr_assert_eq(inc->recipients, 2);
-		cr_assert_eq(inc->due, 750, "due of the newest member: when it reached this form");
+		cr_assert_eq(
+		    inc->due, 750,
+		    "due of the newest member: when it reached this form");
 		alert_id(inc, id2);
 		cr_assert_str_eq(id, id2, "one incident per specimen");
 	}
@@ -1495,7 +1497,8 @@ Test(rules, orphan_fires_exactly_at_due)
 	inc = only(LW_RULE_ORPHAN_NOTIFICATION);
 	cr_assert_str_eq(members(inc), "n1,n2");
 	cr_assert_eq(inc->recipients, 2);
-	cr_assert_eq(inc->due, 3500, "the newest member's due: when it reached this form");
+	cr_assert_eq(inc->due, 3500,
+		     "the newest member's due: when it reached this form");
 	cr_assert_eq(inc->event_time, 1500);
 	cr_assert_eq(L.next_due, INT64_MAX);
 	alert_id(inc, id2);

@@ -487,7 +487,8 @@ Test(wheel, callback_removes_and_inserts_others)
 	adv(0);
 	put(&cb_items[0], 0, 1000);
 	put(&cb_items[1], 1, 1000); /* same slot, after 0 */
-	cr_assert_eq(cb_adv(1000), 2, "the due one it inserted fires in the same advance");
+	cr_assert_eq(cb_adv(1000), 2,
+		     "the due one it inserted fires in the same advance");
 	cr_assert_eq(cb_items[1].fired, 0);
 	cr_assert_eq(cb_items[1].e.linked, 0);
 	/* the new one is due: at the latest the next advance fires it */
