@@ -11,7 +11,12 @@
  * message failed or was still queued after the final flush. SIGINT/SIGTERM
  * only set a flag; the callback notices it and the run winds down in order
  * (flush, summary). Cost: the generator dominates; librdkafka copies each
- * message (RD_KAFKA_MSG_F_COPY) because the generator reuses its buffer. */
+ * message (RD_KAFKA_MSG_F_COPY) because the generator reuses its buffer.
+ *
+ * The processor's rule settings (SLAs, lateness, fan-in, surge) shape the
+ * traffic and its truth; they are given with the processor's own property
+ * names (-P sla.critical.ms=600000), or with the matching long options
+ * (--sla-critical-ms 600000), so a test can pass one list to both. */
 #include "dumpfile.h"
 #include "log.h"
 #include "traffic.h"
@@ -27,6 +32,28 @@
 
 #define FLUSH_TIMEOUT_MS 120000
 #define MAX_PROPS	 64
+
+/* long option -> the processor's property name (lw_traffic_config_set) */
+static const struct rule_opt {
+	const char *opt, *prop;
+} rule_opts[] = {
+    {"clock-skew-ms", "clock.skew.ms"},
+    {"lateness-ms", "time.lateness.ms"},
+    {"sla-critical-ms", "sla.critical.ms"},
+    {"sla-default-ms", "sla.default.ms"},
+    {"orphan-grace-ms", "orphan.grace.ms"},
+    {"fanin-window-ms", "fanin.window.ms"},
+    {"fanin-threshold", "fanin.threshold"},
+    {"surge-window-ms", "surge.window.ms"},
+    {"surge-cap", "surge.cap"},
+    {"surge-short-ms", "surge.short.ms"},
+    {"surge-baseline-ms", "surge.baseline.ms"},
+    {"surge-factor", "surge.factor"},
+    {"surge-min-count", "surge.min.count"},
+    {"surge-bucket-ms", "surge.bucket.ms"},
+};
+#define NRULE_OPTS (sizeof rule_opts / sizeof rule_opts[0])
+#define O_RULE	   1000 /* + index into rule_opts */
 
 struct gen {
 	uint64_t from, to;
@@ -76,6 +103,35 @@ static void usage(FILE *f)
 	    "(default 5)\n"
 	    "      --fanout-max K        batch_fanout recipients, max "
 	    "(default 62)\n"
+	    "      --faults LIST         fault kinds: names, classic, new, "
+	    "all, none,\n"
+	    "                            comma-separated (default classic)\n"
+	    "      --timer-faults        the same as --faults all\n"
+	    "      --surge-burst N       volume_surge notifications "
+	    "(default 400)\n"
+	    "  -P, --processor-property K=V  a rule setting by the "
+	    "processor's name:\n"
+	    "                            clock.skew.ms time.lateness.ms "
+	    "sla.critical.ms\n"
+	    "                            sla.default.ms orphan.grace.ms "
+	    "fanin.window.ms\n"
+	    "                            fanin.threshold surge.window.ms "
+	    "surge.cap\n"
+	    "                            surge.short.ms surge.baseline.ms "
+	    "surge.factor\n"
+	    "                            surge.min.count surge.bucket.ms "
+	    "(integers, ms)\n"
+	    "      --clock-skew-ms .. --surge-min-count V  the same as long "
+	    "options:\n"
+	    "                            --clock-skew-ms --lateness-ms "
+	    "--sla-critical-ms\n"
+	    "                            --sla-default-ms --orphan-grace-ms "
+	    "--fanin-window-ms\n"
+	    "                            --fanin-threshold --surge-window-ms "
+	    "--surge-cap\n"
+	    "                            --surge-short-ms --surge-baseline-ms "
+	    "--surge-factor\n"
+	    "                            --surge-min-count --surge-bucket-ms\n"
 	    "      --from I              first produce index to write "
 	    "(default 0)\n"
 	    "      --to J                stop writing before index J "
@@ -322,9 +378,12 @@ int main(int argc, char **argv)
 		O_FMIN,
 		O_FMAX,
 		O_FROM,
-		O_TO
+		O_TO,
+		O_FAULTS,
+		O_TIMER_FAULTS,
+		O_BURST
 	};
-	static const struct option opts[] = {
+	static const struct option base_opts[] = {
 	    {"brokers", required_argument, NULL, 'b'},
 	    {"dump", required_argument, NULL, O_DUMP},
 	    {"truth", required_argument, NULL, O_TRUTH},
@@ -338,14 +397,19 @@ int main(int argc, char **argv)
 	    {"gap-ms", required_argument, NULL, O_GAP},
 	    {"fanout-min", required_argument, NULL, O_FMIN},
 	    {"fanout-max", required_argument, NULL, O_FMAX},
+	    {"faults", required_argument, NULL, O_FAULTS},
+	    {"timer-faults", no_argument, NULL, O_TIMER_FAULTS},
+	    {"surge-burst", required_argument, NULL, O_BURST},
 	    {"from", required_argument, NULL, O_FROM},
 	    {"to", required_argument, NULL, O_TO},
 	    {"results-topic", required_argument, NULL, 't'},
 	    {"notifications-topic", required_argument, NULL, 'n'},
 	    {"property", required_argument, NULL, 'X'},
+	    {"processor-property", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
 	};
+	struct option
+	    opts[sizeof base_opts / sizeof base_opts[0] + NRULE_OPTS + 1];
 	lw_traffic_config cfg;
 	lw_traffic_stats st;
 	lw_traffic *t = NULL;
@@ -360,10 +424,26 @@ int main(int argc, char **argv)
 	int64_t t0;
 
 	memset(&g, 0, sizeof g);
+	memcpy(opts, base_opts, sizeof base_opts);
+	for (size_t i = 0; i < NRULE_OPTS; i++)
+		opts[sizeof base_opts / sizeof base_opts[0] + i] =
+		    (struct option){rule_opts[i].opt, required_argument, NULL,
+				    O_RULE + (int)i};
+	memset(&opts[sizeof base_opts / sizeof base_opts[0] + NRULE_OPTS], 0,
+	       sizeof opts[0]);
 	g.to = UINT64_MAX;
 	lw_traffic_config_defaults(&cfg);
-	while ((c = getopt_long(argc, argv, "b:t:n:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:t:n:X:P:h", opts, NULL)) != -1) {
 		int bad = 0;
+		if (c >= O_RULE && c < O_RULE + (int)NRULE_OPTS) {
+			if (lw_traffic_config_set(
+				&cfg, rule_opts[c - O_RULE].prop, optarg,
+				errstr, sizeof errstr)) {
+				fprintf(stderr, "labwatch-gen: %s\n", errstr);
+				return 2;
+			}
+			continue;
+		}
 		switch (c) {
 		case 'b':
 			brokers = optarg;
@@ -406,6 +486,40 @@ int main(int argc, char **argv)
 			else if (!bad)
 				cfg.fanout_max = (int)u;
 			break;
+		case O_FAULTS:
+			if (lw_traffic_faults_parse(optarg, &cfg.faults, errstr,
+						    sizeof errstr)) {
+				fprintf(stderr, "labwatch-gen: --faults: %s\n",
+					errstr);
+				return 2;
+			}
+			break;
+		case O_TIMER_FAULTS:
+			cfg.faults = LW_TRAFFIC_FAULTS_ALL;
+			break;
+		case O_BURST:
+			bad = parse_u64(optarg, &u) || u > 100000;
+			if (!bad)
+				cfg.surge_burst = (uint32_t)u;
+			break;
+		case 'P': {
+			char name[64], *eq = strchr(optarg, '=');
+			if (!eq || (size_t)(eq - optarg) >= sizeof name) {
+				fprintf(stderr,
+					"labwatch-gen: -P %s: expected "
+					"property=value\n",
+					optarg);
+				return 2;
+			}
+			memcpy(name, optarg, (size_t)(eq - optarg));
+			name[eq - optarg] = '\0';
+			if (lw_traffic_config_set(&cfg, name, eq + 1, errstr,
+						  sizeof errstr)) {
+				fprintf(stderr, "labwatch-gen: %s\n", errstr);
+				return 2;
+			}
+			break;
+		}
 		case O_FROM:
 			bad = parse_u64(optarg, &g.from);
 			break;

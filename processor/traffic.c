@@ -2,21 +2,29 @@
  *
  * Design. The world advances one specimen "group" at a time along an event
  * clock (start_ms, then a random gap of 0..2*gap_ms per group). A group is
- * a clean specimen, or a fault specimen X plus the results-only target
- * specimens Y it points at. Generating a group fixes all its events (results,
- * notifications, duplicate deliveries) with their event times, decides their
- * produce order and pushes them into a min-heap keyed by (emit time, push
- * sequence). Before a group is generated at clock T, every heap event due at
- * or before T is emitted; a group's events are never earlier than its own
- * T, so the emitted stream is in emit-time order and memory holds only the
- * specimens in flight (Little's law: gap_ms vs a lifetime of ~10 h), never
- * all of cfg.specimens.
+ * a clean specimen, or a fault specimen X plus the extra specimens of its
+ * fault (targets it points at, fellow fan-in members, a surge burst).
+ * Generating a group fixes all its events (results, notifications, duplicate
+ * deliveries) with their event times, decides their produce order and
+ * pushes them into a min-heap keyed by (emit time, push sequence). Before a
+ * group is generated at clock T, every heap event due at or before T is
+ * emitted; a group's events are never earlier than its own T, so the
+ * emitted stream is in emit-time order and memory holds only the specimens
+ * in flight (Little's law: gap_ms vs a lifetime of ~10 h), never all of
+ * cfg.specimens. Notifications are never moved, so first deliveries of
+ * notifications are emitted in sent_at order.
  *
  * Produce order inside a specimen is event-time order, except for "late"
  * specimens, whose results recorded before their first notification (for a
  * fault, sometimes their k-th) are produced right after it; timestamps stay
  * truthful. Specimens with a notification stating a code but no version are
  * never late.
+ *
+ * Clean traffic is timed from the configured rule settings: every final
+ * result version is notified within its SLA minus a margin, nothing is sent
+ * before the final result, every recipient key belongs to one patient, so
+ * no rule holds for it (VOLUME_SURGE excepted: volume is a property of the
+ * whole run, see below).
  *
  * Ground truth is not hand-derived per fault kind: each specimen's events
  * are replayed in produce order through a small reference implementation of
@@ -25,9 +33,28 @@
  * an incident disappear or change severity later, (b) never see more than
  * one offending notification for the per-notification rules, and (c) end
  * with exactly the incident set designed for the fault kind (expected_set);
- * clean specimens and targets must end with none. If a late order breaks
- * this, the specimen falls back to event-time order; if that breaks it too,
- * the run fails: it is a generator bug, never silently wrong truth.
+ * clean specimens and targets must end with none. Timer rules depend on the
+ * stream time as well: a prefix of a specimen's events can only be looked at
+ * while the stream time is below the emit time of its next event (minus the
+ * lateness, plus SLACK_MS for live mode), so each prefix is evaluated at
+ * that time and may show no timer incident that the complete specimen does
+ * not have, with the same severity. If a late order breaks this, the
+ * specimen falls back to event-time order; if that breaks it too, the run
+ * fails: it is a generator bug, never silently wrong truth.
+ *
+ * A timer incident fires iff its due time D <= the final stream time, which
+ * is H = newest event time - lateness - 1 (plus a little in live mode). A
+ * specimen whose incidents are not yet certainly before H keeps its truth
+ * lines pending until they are; at the end any D in [H - 10 min, H + 2 h]
+ * fails the run. Timer faults are only chosen when their latest possible
+ * due time lies well before the newest event time generated so far, which
+ * H cannot undercut.
+ *
+ * Cross-specimen rules: FANIN is checked per group (every recipient key is
+ * owned by one specimen of its group, so no other group reaches it);
+ * VOLUME_SURGE is mirrored exactly as processor/surge.c computes it, over
+ * the first deliveries of every notification in emit order, with its truth
+ * lines pending like timer incidents.
  *
  * Randomness: two xoshiro256** streams from the seed, one for the world
  * (consumed in generation order) and one for wire decisions taken at emit
@@ -47,6 +74,7 @@
 
 #include <avro.h>
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -103,6 +131,7 @@ const char lw_traffic_schema_notification_evolved_json[] =
 
 #define MIN_MS		   (60 * 1000LL)
 #define HOUR_MS		   (60 * MIN_MS)
+#define DAY_MS		   (24 * HOUR_MS)
 #define NO_CONTACT_SHARE   0.10 /* patients with no registered contact */
 #define PRELIM_SHARE	   0.30 /* results preceded by a PRELIMINARY */
 #define RETEST_SHARE	   0.30 /* ... of which say retest_pending */
@@ -116,17 +145,49 @@ const char lw_traffic_schema_notification_evolved_json[] =
 #define MAX_SPECIMENS	   700000000ULL
 #define SLOT_NONCONTACT	   8  /* recipient slots 8, 9: unregistered keys */
 #define SLOT_STRANGER	   16 /* wrong_recipient's non-contact */
-#define MAX_RESULTS	   3
+#define SLOT_FANIN	   17 /* the fan-in fault's stranger */
+#define MAX_RESULTS	   4
+#define NCONTENT	   5 /* RESULT_MISMATCH .. RECORD_MISMATCH */
+#define MAX_TINC	   8 /* timer incidents of one specimen */
 #define CODE_MAX	   16
-#define KEY_BUF		   36 /* "pk_"/"rk_" + 32 hex + NUL */
-#define ID_BUF		   12 /* "SP" + 9 digits + NUL */
+#define KEY_BUF		   36	 /* "pk_"/"rk_" + 32 hex + NUL */
+#define ID_BUF		   12	 /* "SP" + 9 digits + NUL */
+#define MAX_FANIN	   100	 /* fanin_threshold */
+#define MAX_BURST	   20000 /* surge_burst */
+/* how far the stream time may run ahead of the next event (live mode: a
+ * partition idle for a moment); clean timing keeps this much margin */
+#define SLACK_MS (60 * 1000LL)
+/* no timer due or surge start within [H - BAND_LO_MS, H + BAND_HI_MS] */
+#define BAND_LO_MS	(10 * MIN_MS)
+#define BAND_HI_MS	(2 * HOUR_MS)
+#define REACH_SAFETY_MS (10 * MIN_MS)
 
 /* ---- names ---- */
 
 static const char *const fault_names[LW_TRAFFIC_FAULT_COUNT] = {
-    "pos_told_neg",	      "neg_told_pos",	 "stale_same_code",
-    "stale_wrong_code",	      "wrong_recipient", "batch_fanout",
+    "pos_told_neg",
+    "neg_told_pos",
+    "stale_same_code",
+    "stale_wrong_code",
+    "wrong_recipient",
+    "batch_fanout",
     "record_mismatch_single",
+    "missing_notification",
+    "corrected_after_notify",
+    "orphan_notification",
+    "sent_before_final",
+    "sent_after_withdrawal",
+    "fanin",
+    "volume_surge",
+};
+/* variant names by fault kind: [kind][variant], NULL = not printed */
+static const char *const variant_names[LW_TRAFFIC_FAULT_COUNT][2] = {
+    [LW_TRAFFIC_FAULT_MISSING_NOTIFICATION] = {"other", "positive"},
+    [LW_TRAFFIC_FAULT_CORRECTED_AFTER_NOTIFY] = {"never", "late"},
+    [LW_TRAFFIC_FAULT_ORPHAN_NOTIFICATION] = {"stated", "portal"},
+    [LW_TRAFFIC_FAULT_SENT_BEFORE_FINAL] = {"preliminary", "retest_pending"},
+    [LW_TRAFFIC_FAULT_SENT_AFTER_WITHDRAWAL] = {"cancelled",
+						"entered_in_error"},
 };
 static const char *const dlq_names[LW_TRAFFIC_DLQ_COUNT] = {
     "bad_magic", "unknown_schema", "malformed_avro", "empty_specimen_id",
@@ -136,8 +197,18 @@ static const char *const dlq_names[LW_TRAFFIC_DLQ_COUNT] = {
  * 300 kB and would otherwise dominate dump files and broker storage */
 static const int dlq_weight[LW_TRAFFIC_DLQ_COUNT] = {18, 18, 20, 14, 2, 12, 16};
 static const char *const rule_names[LW_TRAFFIC_RULE_COUNT] = {
-    "RESULT_MISMATCH", "STALE_VERSION",	  "WRONG_RECIPIENT",
-    "FANOUT",	       "RECORD_MISMATCH",
+    "RESULT_MISMATCH",
+    "STALE_VERSION",
+    "WRONG_RECIPIENT",
+    "FANOUT",
+    "RECORD_MISMATCH",
+    "MISSING_NOTIFICATION",
+    "CORRECTED_AFTER_NOTIFY",
+    "ORPHAN_NOTIFICATION",
+    "SENT_BEFORE_FINAL",
+    "SENT_AFTER_WITHDRAWAL",
+    "FANIN",
+    "VOLUME_SURGE",
 };
 static const char *const severity_names[LW_TRAFFIC_SEV_COUNT] = {
     "CRITICAL",
@@ -250,11 +321,9 @@ static uint64_t mix(uint64_t seed, uint64_t dom, uint64_t a, uint64_t b)
 
 /* ---- the world ---- */
 
-enum { ST_PRELIMINARY, ST_FINAL, ST_CORRECTED, ST_COUNT };
+enum { ST_PRELIMINARY, ST_FINAL, ST_CORRECTED, ST_CANCELLED, ST_EIE, ST_COUNT };
 static const char *const status_sym[ST_COUNT] = {
-    "PRELIMINARY",
-    "FINAL",
-    "CORRECTED",
+    "PRELIMINARY", "FINAL", "CORRECTED", "CANCELLED", "ENTERED_IN_ERROR",
 };
 enum {
 	CH_EMAIL,
@@ -285,11 +354,18 @@ static const struct test_def {
 static const char *const lab_sites[] = {"LAB-TKY-01", "LAB-TKY-02",
 					"LAB-OSA-01", "LAB-NGY-01"};
 static const char *const coded_values[] = {"A1", "A2", "B1", "C3"};
+/* spellings the generator writes */
 static const char *const pos_codes[] = {"POS", "POSITIVE", "DETECTED",
 					"REACTIVE"};
 static const char *const neg_codes[] = {"NEG",		"NEGATIVE",
 					"NOT DETECTED", "NOT_DETECTED",
 					"NONREACTIVE",	"NON-REACTIVE"};
+/* the processor's polarity lists (processor/codes.c), normalized */
+static const char *const polarity_pos[] = {"POS", "POSITIVE", "DETECTED",
+					   "REACTIVE"};
+static const char *const polarity_neg[] = {
+    "NEG",	    "NEGATIVE",	    "NOT DETECTED", "NONREACTIVE",
+    "NON-REACTIVE", "NON REACTIVE", "UNDETECTED"};
 static const char *const tlds[] = {"jp", "com", "net", "org"};
 
 /* A recipient key is named by (owner serial, slot) and rendered by hash:
@@ -328,16 +404,36 @@ struct event {
 	uint8_t dup;
 };
 
+/* a content-rule incident (RESULT_MISMATCH .. RECORD_MISMATCH) */
 struct incident {
 	uint8_t rule, sev;
 	int16_t trigger; /* local event number */
+};
+
+/* a timer-rule incident, as it holds once every event is in */
+struct tinc {
+	uint8_t rule, sev;
+	int32_t ver; /* CORRECTED_AFTER_NOTIFY: the version; else 0 */
+	int64_t due; /* when it begins to hold */
+};
+
+/* A fan-in fault: members 0..m-1 (consecutive serials) each send their
+ * record to one stranger; the alert names member 0. Freed with the last
+ * member. */
+struct fgroup {
+	int refs;	/* members not yet freed */
+	int left;	/* members whose events are not all out */
+	int m, accept;	/* members; the first `accept` may be named */
+	uint64_t first; /* member 0's serial */
+	char ridx[24];	/* member 0's result_idx */
+	uint64_t trig;	/* produce index of the (threshold+1)-th send */
 };
 
 struct spec {
 	struct spec *prev, *next; /* live list, for destroy */
 	uint64_t serial;
 	char id[ID_BUF];
-	uint8_t ncontacts, role, fault, test, variant;
+	uint8_t ncontacts, role, fault, test, variant, label;
 	uint8_t late; /* 0, or results after the late-th notification */
 	uint64_t targets_first, targets; /* Y serials, for the label */
 	int nres;
@@ -348,7 +444,12 @@ struct spec {
 	struct event *ev;
 	int pending; /* events not yet emitted */
 	int ninc;
-	struct incident inc[LW_TRAFFIC_RULE_COUNT];
+	struct incident inc[NCONTENT];
+	int ntinc;
+	struct tinc *tinc; /* ntinc, allocated once decided */
+	struct fgroup *fg; /* fan-in members */
+	uint16_t fno;	   /* member number */
+	int16_t rnotif;	   /* the notification to the stranger */
 };
 
 struct hent {
@@ -358,6 +459,44 @@ struct hent {
 	uint32_t ev;
 };
 
+/* Lines of truth not yet certain to be due before the end (see the file
+ * comment), and what they add to the stats. */
+struct tally {
+	uint32_t rule[LW_TRAFFIC_RULE_COUNT];
+	uint32_t sev[LW_TRAFFIC_SEV_COUNT];
+};
+
+struct pend {
+	int64_t due;
+	char *text;
+	size_t len;
+	struct tally ty;
+};
+
+/* A growable string for truth lines. */
+struct sbuf {
+	char *p;
+	size_t n, cap;
+};
+
+/* The VOLUME_SURGE mirror (processor/surge.c): counts per bucket in a ring
+ * indexed by bucket number, running sums of the three windows. */
+struct smirror {
+	int on, active;
+	int64_t w, sn, bn; /* cap, short and baseline windows in buckets */
+	int64_t lo, hi;	   /* first and newest bucket counted; INT64_MIN */
+	int64_t next;	   /* next bucket to close */
+	uint64_t *cnt;	   /* ring, L slots */
+	int64_t L;
+	uint64_t wsum, ssum, bsum;
+};
+
+/* a (recipient, patient) pair for the per-group FANIN check */
+struct fpair {
+	uint64_t owner, patient;
+	uint32_t slot;
+	int64_t sent;
+};
 /* ---- encoders ---- */
 
 enum field {
@@ -448,10 +587,32 @@ struct lw_traffic {
 	unsigned fault_rr;
 	char prev_id[ID_BUF]; /* specimen of the previous regular message */
 
+	/* timing derived from the rule settings */
+	int64_t margin_min; /* least margin under an SLA for clean sends */
+	int64_t dmax;	    /* clean delay bound under the shorter SLA */
+	int64_t max_gen;    /* newest event time generated so far */
+	int64_t max_event;  /* newest event time emitted so far */
+
+	/* volume_surge: the one burst */
+	int surge_done;
+	uint64_t burst_batch;
+	int64_t burst_lo, burst_hi;
+	struct smirror sm;
+
+	/* truth lines waiting for the stream's end to be known */
+	struct pend *pend;
+	size_t npend, pend_cap;
+	int64_t pend_min;
+	struct sbuf sb;
+
 	/* evaluator scratch, sized to the largest specimen */
 	struct nflags *nf;
 	struct rcpt *distinct;
+	uint8_t *nseen, *nall;
 	size_t scratch_cap;
+	struct tinc ftinc[MAX_TINC]; /* the timer incidents being checked */
+	struct fpair *pairs;
+	size_t pairs_cap;
 
 	lw_traffic_emit_cb emit;
 	void *opaque;
@@ -834,20 +995,26 @@ static void encode_notif(lw_traffic *t, const struct spec *s,
 
 /* ---- the rules, as a reference implementation for the truth ---- */
 
-/* trimmed, upper-cased copy */
+/* processor/codes.c's normalization: surrounding white space trimmed, ASCII
+ * upper-cased, inner runs of white space or '_' one space */
 static void norm_code(const char *in, char out[CODE_MAX])
 {
-	size_t n;
-	while (*in == ' ' || *in == '\t')
-		in++;
-	n = strlen(in);
-	while (n && (in[n - 1] == ' ' || in[n - 1] == '\t'))
-		n--;
-	if (n >= CODE_MAX)
-		n = CODE_MAX - 1;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char)toupper((unsigned char)in[i]);
-	out[n] = '\0';
+	size_t o = 0;
+	int space = 0;
+	for (; *in; in++) {
+		char ch = *in;
+		if (ch == ' ' || ch == '\t' || ch == '_' || ch == '\r' ||
+		    ch == '\n') {
+			space = 1;
+			continue;
+		}
+		if (space && o > 0 && o < CODE_MAX - 1)
+			out[o++] = ' ';
+		space = 0;
+		if (o < CODE_MAX - 1)
+			out[o++] = (char)toupper((unsigned char)ch);
+	}
+	out[o] = '\0';
 }
 
 static int in_list(const char *code, const char *const *list, size_t n)
@@ -860,14 +1027,17 @@ static int in_list(const char *code, const char *const *list, size_t n)
 	return 0;
 }
 
+/* polarity as lw_codes_polarity() has it; "IND", "A1", ... are neither */
 static int is_pos(const char *code)
 {
-	return in_list(code, pos_codes, 4);
+	return in_list(code, polarity_pos,
+		       sizeof polarity_pos / sizeof *polarity_pos);
 }
 
 static int is_neg(const char *code)
 {
-	return in_list(code, neg_codes, 6);
+	return in_list(code, polarity_neg,
+		       sizeof polarity_neg / sizeof *polarity_neg);
 }
 
 static int code_eq(const char *a, const char *b)
@@ -878,47 +1048,91 @@ static int code_eq(const char *a, const char *b)
 	return !strcmp(x, y);
 }
 
+static int is_final_st(int st)
+{
+	return st == ST_FINAL || st == ST_CORRECTED;
+}
+
+static int is_withdrawal(int st)
+{
+	return st == ST_CANCELLED || st == ST_EIE;
+}
+
+/* SLA of a result code (rules.h: no per-code overrides modelled) */
+static int64_t sla_of(const lw_traffic *t, const char *code)
+{
+	return is_pos(code) ? t->cfg.sla_critical_ms : t->cfg.sla_default_ms;
+}
+
 struct nflags {
 	uint8_t seen, rm, rm_crit, st, wr;
 };
 
+/* Is res[a] newer than res[b]: version, then recorded_at, then produce
+ * order (the processor's last tie-break is the offset; the generator never
+ * makes the first two equal). */
+static int res_newer(const struct spec *s, int a, int b)
+{
+	const struct result *x = &s->res[a], *y = &s->res[b];
+	if (x->version != y->version)
+		return x->version > y->version;
+	if (x->recorded_at != y->recorded_at)
+		return x->recorded_at > y->recorded_at;
+	return a > b;
+}
+
+/* The newest seen result recorded at or before upto, or -1 (rules.h:
+ * in_force; with upto = INT64_MAX the newest result). */
+static int newest_res(const struct spec *s, const uint8_t *seen, int64_t upto)
+{
+	int best = -1;
+	for (int i = 0; i < s->nres; i++)
+		if (seen[i] && s->res[i].recorded_at <= upto &&
+		    (best < 0 || res_newer(s, i, best)))
+			best = i;
+	return best;
+}
+
 /* ref(N): among the final results seen, the highest version recorded at or
  * before N.sent_at; failing that, the lowest version recorded within the
- * processor's default clock skew (5 s) after it; failing that, none: the
- * notification waits (rules.h). */
-#define MODEL_SKEW_MS 5000
-static const struct result *ref_of(const struct spec *s,
-				   const uint8_t *res_seen, int64_t sent_at)
+ * clock skew after it; failing that, none: the notification waits. So does
+ * one stating a version newer than any result seen (rules.h). */
+static const struct result *ref_of(const lw_traffic *t, const struct spec *s,
+				   const uint8_t *res_seen,
+				   const struct notif *n)
 {
 	const struct result *best = NULL, *low = NULL;
+	int maxv = 0;
 	for (int i = 0; i < s->nres; i++) {
 		const struct result *r = &s->res[i];
-		if (!res_seen[i] || r->status == ST_PRELIMINARY)
+		if (!res_seen[i])
 			continue;
-		if (r->recorded_at <= sent_at) {
+		if (r->version > maxv)
+			maxv = r->version;
+		if (!is_final_st(r->status))
+			continue;
+		if (r->recorded_at <= n->sent_at) {
 			if (!best || r->version > best->version)
 				best = r;
-		} else if (r->recorded_at <= sent_at + MODEL_SKEW_MS &&
+		} else if (r->recorded_at <=
+			       n->sent_at + t->cfg.clock_skew_ms &&
 			   (!low || r->version < low->version)) {
 			low = r;
 		}
 	}
+	if (n->version && n->version > maxv)
+		return NULL;
 	return best ? best : low;
 }
 
-static void judge(const struct spec *s, const struct notif *n,
-		  const uint8_t *res_seen, int contacts, struct nflags *f)
+/* The content verdicts on one notification; content rules are silent when
+ * the newest result withdrew the record. */
+static void judge(const lw_traffic *t, const struct spec *s,
+		  const struct notif *n, const uint8_t *res_seen, int contacts,
+		  int withdrawn, struct nflags *f)
 {
-	const struct result *ref = ref_of(s, res_seen, n->sent_at);
-	int maxv = 0;
+	const struct result *ref = withdrawn ? NULL : ref_of(t, s, res_seen, n);
 	f->rm = f->rm_crit = f->st = 0;
-	/* a notification stating a version newer than any result seen waits
-	 * for it (rules.h) */
-	for (int i = 0; i < s->nres; i++)
-		if (res_seen[i] && s->res[i].version > maxv)
-			maxv = s->res[i].version;
-	if (n->version && n->version > maxv)
-		ref = NULL;
 	if (ref && n->has_code && !code_eq(n->code, ref->code)) {
 		f->rm = 1;
 		f->rm_crit = is_pos(ref->code) && is_neg(n->code);
@@ -929,6 +1143,186 @@ static void judge(const struct spec *s, const struct notif *n,
 		!(n->to.owner == s->serial && n->to.slot < s->ncontacts);
 }
 
+/* Is res[r] the earliest seen final record of its version? */
+static int first_of_version(const struct spec *s, const uint8_t *rs, int r)
+{
+	for (int k = 0; k < s->nres; k++)
+		if (k != r && rs[k] && is_final_st(s->res[k].status) &&
+		    s->res[k].version == s->res[r].version &&
+		    (s->res[k].recorded_at < s->res[r].recorded_at ||
+		     (s->res[k].recorded_at == s->res[r].recorded_at && k < r)))
+			return 0;
+	return 1;
+}
+
+/* Was some final result seen recorded at or before t? */
+static int told_final(const struct spec *s, const uint8_t *rs, int64_t t)
+{
+	for (int k = 0; k < s->nres; k++)
+		if (rs[k] && is_final_st(s->res[k].status) &&
+		    s->res[k].recorded_at <= t)
+			return 1;
+	return 0;
+}
+
+static void tinc_put(struct tinc *out, int *n, int rule, int sev, int32_t ver,
+		     int64_t due)
+{
+	out[*n].rule = (uint8_t)rule;
+	out[*n].sev = (uint8_t)sev;
+	out[*n].ver = ver;
+	out[*n].due = due;
+	(*n)++;
+}
+
+/* The timer incidents that hold at stream time now for the results (rs)
+ * and notifications (ns) seen, as processor/rules.c computes them; each
+ * with the time it began to hold. Returns their number. */
+static int timer_eval(const lw_traffic *t, const struct spec *s,
+		      const uint8_t *rs, const uint8_t *ns, int64_t now,
+		      struct tinc *out)
+{
+	const lw_traffic_config *c = &t->cfg;
+	int64_t skew = c->clock_skew_ms, d_orph = INT64_MAX, d_sbf = INT64_MAX,
+		d_saw = INT64_MAX;
+	int n = 0, newest = newest_res(s, rs, INT64_MAX);
+
+	if (newest >= 0 && !is_withdrawal(s->res[newest].status)) {
+		int missing = -1;
+		int64_t m_due = INT64_MAX;
+		for (int r = 0; r < s->nres; r++) {
+			const struct result *v = &s->res[r];
+			int64_t rec = v->recorded_at, due;
+			int covered = 0, superseded = 0, prior = 0;
+			if (!rs[r] || !is_final_st(v->status) ||
+			    !first_of_version(s, rs, r))
+				continue;
+			due = rec + sla_of(t, v->code);
+			for (int k = 0; k < s->nres && !superseded; k++)
+				superseded = rs[k] &&
+					     is_final_st(s->res[k].status) &&
+					     s->res[k].version > v->version &&
+					     s->res[k].recorded_at <= due;
+			for (int i = 0; i < s->nnotif && !covered; i++) {
+				const struct notif *no = &s->notifs[i];
+				covered =
+				    ns[i] && no->sent_at >= rec - skew &&
+				    no->sent_at <= due &&
+				    (!no->version || no->version >= v->version);
+			}
+			if (superseded || covered || now < due)
+				continue;
+			for (int i = 0; i < s->nnotif && !prior; i++)
+				prior = ns[i] &&
+					s->notifs[i].sent_at < rec - skew &&
+					told_final(s, rs,
+						   s->notifs[i].sent_at + skew);
+			if (prior) {
+				tinc_put(out, &n,
+					 LW_TRAFFIC_RULE_CORRECTED_AFTER_NOTIFY,
+					 LW_TRAFFIC_SEV_HIGH, v->version, due);
+			} else {
+				if (missing < 0 ||
+				    v->version < s->res[missing].version)
+					missing = r;
+				if (due < m_due)
+					m_due = due;
+			}
+		}
+		if (missing >= 0)
+			tinc_put(out, &n, LW_TRAFFIC_RULE_MISSING_NOTIFICATION,
+				 is_pos(s->res[missing].code)
+				     ? LW_TRAFFIC_SEV_CRITICAL
+				     : LW_TRAFFIC_SEV_HIGH,
+				 0, m_due);
+	}
+	for (int i = 0; i < s->nnotif; i++) {
+		int64_t sent = s->notifs[i].sent_at, due = sent + skew;
+		int found = 0, f;
+		if (!ns[i])
+			continue;
+		if (now >= sent + c->orphan_grace_ms) {
+			for (int r = 0; r < s->nres && !found; r++)
+				found = rs[r] && s->res[r].recorded_at <=
+						     sent + c->orphan_grace_ms;
+			if (!found && sent + c->orphan_grace_ms < d_orph)
+				d_orph = sent + c->orphan_grace_ms;
+		}
+		if (now < due)
+			continue;
+		f = newest_res(s, rs, due);
+		if (f < 0)
+			continue;
+		if (s->res[f].status == ST_PRELIMINARY ||
+		    s->res[f].retest_pending) {
+			if (due < d_sbf)
+				d_sbf = due;
+		} else if (is_withdrawal(s->res[f].status) && due < d_saw) {
+			d_saw = due;
+		}
+	}
+	if (d_orph != INT64_MAX)
+		tinc_put(out, &n, LW_TRAFFIC_RULE_ORPHAN_NOTIFICATION,
+			 LW_TRAFFIC_SEV_HIGH, 0, d_orph);
+	if (d_sbf != INT64_MAX)
+		tinc_put(out, &n, LW_TRAFFIC_RULE_SENT_BEFORE_FINAL,
+			 LW_TRAFFIC_SEV_HIGH, 0, d_sbf);
+	if (d_saw != INT64_MAX)
+		tinc_put(out, &n, LW_TRAFFIC_RULE_SENT_AFTER_WITHDRAWAL,
+			 LW_TRAFFIC_SEV_HIGH, 0, d_saw);
+	return n;
+}
+
+/* The incident of the complete specimen (t->ftinc) with g's identity, if
+ * it has g's severity; else NULL. */
+static const struct tinc *tinc_match(const lw_traffic *t, const struct spec *s,
+				     const struct tinc *g)
+{
+	const struct tinc *f = t->ftinc;
+	for (int k = 0; k < s->ntinc; k++)
+		if (f[k].rule == g->rule && f[k].ver == g->ver)
+			return f[k].sev == g->sev ? &f[k] : NULL;
+	return NULL;
+}
+
+/* With every event in, the timer incidents may only appear as their due
+ * times pass and never change severity: checked at every time where the
+ * outcome can change. */
+static int timer_stable(const lw_traffic *t, const struct spec *s,
+			const uint8_t *rs, const uint8_t *ns)
+{
+	const lw_traffic_config *c = &t->cfg;
+	struct tinc g[MAX_TINC];
+	for (int i = 0; i < s->nres + 2 * s->nnotif; i++) {
+		int64_t at;
+		int ng, want = 0;
+		if (i < s->nres) {
+			if (!is_final_st(s->res[i].status))
+				continue;
+			at = s->res[i].recorded_at + sla_of(t, s->res[i].code);
+		} else if (i < s->nres + s->nnotif) {
+			at = s->notifs[i - s->nres].sent_at + c->clock_skew_ms;
+		} else {
+			at = s->notifs[i - s->nres - s->nnotif].sent_at +
+			     c->orphan_grace_ms;
+		}
+		for (int d = -1; d <= 0; d++) {
+			ng = timer_eval(t, s, rs, ns, at + d, g);
+			want = 0;
+			for (int k = 0; k < s->ntinc; k++)
+				want += t->ftinc[k].due <= at + d;
+			if (ng != want)
+				return -1;
+			for (int k = 0; k < ng; k++) {
+				const struct tinc *f = tinc_match(t, s, &g[k]);
+				if (!f || f->due > at + d)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static void scratch_reserve(lw_traffic *t, size_t n)
 {
 	if (n <= t->scratch_cap)
@@ -936,29 +1330,40 @@ static void scratch_reserve(lw_traffic *t, size_t n)
 	t->scratch_cap = n;
 	t->nf = lw_xrealloc(t->nf, n * sizeof *t->nf);
 	t->distinct = lw_xrealloc(t->distinct, n * sizeof *t->distinct);
+	t->nseen = lw_xrealloc(t->nseen, n);
+	t->nall = lw_xrealloc(t->nall, n);
 }
 
-/* Replays s's events in produce order and records, per rule, the local
- * event after which the incident first exists and its severity. Returns
- * -1 if an incident later disappears or changes severity, or if more than
- * one notification offends a per-notification rule. */
+/* Replays s's events in produce order and records, per content rule, the
+ * local event after which the incident first exists and its severity, and
+ * the timer incidents of the complete specimen (t->ftinc). Returns -1 if a
+ * content incident later disappears or changes severity, if more than one
+ * notification offends a per-notification rule, or if a prefix shows a
+ * timer incident that the complete specimen does not (file comment). */
 static int eval_spec(lw_traffic *t, struct spec *s)
 {
-	uint8_t res_seen[MAX_RESULTS] = {0};
-	int present[LW_TRAFFIC_RULE_COUNT] = {0};
-	int sev[LW_TRAFFIC_RULE_COUNT] = {0};
+	uint8_t res_seen[MAX_RESULTS] = {0}, all_res[MAX_RESULTS];
+	int present[NCONTENT] = {0};
+	int sev[NCONTENT] = {0};
 	int have_res = 0, ndistinct = 0;
 	struct nflags *nf;
+	struct tinc g[MAX_TINC];
 
 	scratch_reserve(t, (size_t)s->nnotif + 1);
 	nf = t->nf;
 	memset(nf, 0, (size_t)s->nnotif * sizeof *nf);
+	memset(t->nseen, 0, (size_t)s->nnotif);
+	memset(t->nall, 1, (size_t)s->nnotif);
+	memset(all_res, 1, sizeof all_res);
 	s->ninc = 0;
+	s->ntinc = timer_eval(t, s, all_res, t->nall, INT64_MAX, t->ftinc);
+	if (s->ntinc && timer_stable(t, s, all_res, t->nall))
+		return -1;
 	for (int i = 0; i < s->nev; i++) {
 		const struct event *e = &s->ev[i];
-		int cur[LW_TRAFFIC_RULE_COUNT] = {0};
-		int csev[LW_TRAFFIC_RULE_COUNT];
-		int n_rm = 0, n_st = 0, contacts;
+		int cur[NCONTENT] = {0};
+		int csev[NCONTENT];
+		int n_rm = 0, n_st = 0, contacts, newest, withdrawn;
 
 		if (e->kind == EV_RESULT) {
 			res_seen[e->ref] = 1;
@@ -967,6 +1372,7 @@ static int eval_spec(lw_traffic *t, struct spec *s)
 			const struct notif *n = &s->notifs[e->ref];
 			int k;
 			nf[e->ref].seen = 1;
+			t->nseen[e->ref] = 1;
 			for (k = 0; k < ndistinct; k++)
 				if (t->distinct[k].owner == n->to.owner &&
 				    t->distinct[k].slot == n->to.slot)
@@ -975,7 +1381,9 @@ static int eval_spec(lw_traffic *t, struct spec *s)
 				t->distinct[ndistinct++] = n->to;
 		}
 		contacts = have_res ? s->ncontacts : 0;
-		for (int k = 0; k < LW_TRAFFIC_RULE_COUNT; k++)
+		newest = newest_res(s, res_seen, INT64_MAX);
+		withdrawn = newest >= 0 && is_withdrawal(s->res[newest].status);
+		for (int k = 0; k < NCONTENT; k++)
 			csev[k] = LW_TRAFFIC_SEV_HIGH;
 		csev[LW_TRAFFIC_RULE_FANOUT] = LW_TRAFFIC_SEV_CRITICAL;
 		csev[LW_TRAFFIC_RULE_RECORD_MISMATCH] = LW_TRAFFIC_SEV_CRITICAL;
@@ -986,7 +1394,7 @@ static int eval_spec(lw_traffic *t, struct spec *s)
 			/* a result can change ref() and the contacts of every
 			 * notification; recomputing all is cheap at this size
 			 */
-			judge(s, n, res_seen, contacts, &nf[k]);
+			judge(t, s, n, res_seen, contacts, withdrawn, &nf[k]);
 			if (nf[k].rm) {
 				n_rm++;
 				cur[LW_TRAFFIC_RULE_RESULT_MISMATCH] = 1;
@@ -1012,7 +1420,7 @@ static int eval_spec(lw_traffic *t, struct spec *s)
 		    have_res && ndistinct > (contacts ? contacts : 2);
 		if (n_rm > 1 || n_st > 1)
 			return -1;
-		for (int r = 0; r < LW_TRAFFIC_RULE_COUNT; r++) {
+		for (int r = 0; r < NCONTENT; r++) {
 			if (cur[r] && !present[r]) {
 				struct incident *in = &s->inc[s->ninc++];
 				present[r] = 1;
@@ -1025,12 +1433,22 @@ static int eval_spec(lw_traffic *t, struct spec *s)
 				return -1;
 			}
 		}
+		/* the furthest the stream time can be before the next event
+		 * of this specimen arrives */
+		if (i + 1 < s->nev) {
+			int64_t now = s->ev[i + 1].emit_ms -
+				      t->cfg.lateness_ms - 1 + SLACK_MS;
+			int ng = timer_eval(t, s, res_seen, t->nseen, now, g);
+			for (int k = 0; k < ng; k++)
+				if (!tinc_match(t, s, &g[k]))
+					return -1;
+		}
 	}
 	return 0;
 }
 
 /* The incidents a specimen is designed to cause, as a rule -> severity
- * table (-1 = none). */
+ * table (-1 = none); FANIN and VOLUME_SURGE are checked per group/run. */
 static void expected_set(const struct spec *s, int exp[])
 {
 	for (int r = 0; r < LW_TRAFFIC_RULE_COUNT; r++)
@@ -1064,6 +1482,27 @@ static void expected_set(const struct spec *s, int exp[])
 		exp[LW_TRAFFIC_RULE_WRONG_RECIPIENT] = LW_TRAFFIC_SEV_CRITICAL;
 		exp[LW_TRAFFIC_RULE_RECORD_MISMATCH] = LW_TRAFFIC_SEV_CRITICAL;
 		break;
+	case LW_TRAFFIC_FAULT_MISSING_NOTIFICATION:
+		exp[LW_TRAFFIC_RULE_MISSING_NOTIFICATION] =
+		    s->variant ? LW_TRAFFIC_SEV_CRITICAL : LW_TRAFFIC_SEV_HIGH;
+		break;
+	case LW_TRAFFIC_FAULT_CORRECTED_AFTER_NOTIFY:
+		exp[LW_TRAFFIC_RULE_CORRECTED_AFTER_NOTIFY] =
+		    LW_TRAFFIC_SEV_HIGH;
+		break;
+	case LW_TRAFFIC_FAULT_ORPHAN_NOTIFICATION:
+		exp[LW_TRAFFIC_RULE_ORPHAN_NOTIFICATION] = LW_TRAFFIC_SEV_HIGH;
+		break;
+	case LW_TRAFFIC_FAULT_SENT_BEFORE_FINAL:
+		exp[LW_TRAFFIC_RULE_SENT_BEFORE_FINAL] = LW_TRAFFIC_SEV_HIGH;
+		break;
+	case LW_TRAFFIC_FAULT_SENT_AFTER_WITHDRAWAL:
+		exp[LW_TRAFFIC_RULE_SENT_AFTER_WITHDRAWAL] =
+		    LW_TRAFFIC_SEV_HIGH;
+		break;
+	case LW_TRAFFIC_FAULT_FANIN:
+		exp[LW_TRAFFIC_RULE_WRONG_RECIPIENT] = LW_TRAFFIC_SEV_CRITICAL;
+		break;
 	}
 }
 
@@ -1077,11 +1516,18 @@ static int check_spec(lw_traffic *t, struct spec *s)
 		got[r] = -1;
 	for (int i = 0; i < s->ninc; i++)
 		got[s->inc[i].rule] = s->inc[i].sev;
+	for (int i = 0; i < s->ntinc; i++) {
+		if (got[t->ftinc[i].rule] >= 0)
+			return -1; /* two of one rule: not designed */
+		got[t->ftinc[i].rule] = t->ftinc[i].sev;
+	}
 	return memcmp(exp, got, sizeof exp) ? -1 : 0;
 }
 
 /* ---- building specimens ---- */
 
+/* min_contacts: 0 lets a patient have no contact at all, else the least
+ * number of contacts (1..3). */
 static struct spec *spec_new(lw_traffic *t, int role, int min_contacts)
 {
 	rng *r = &t->world;
@@ -1092,8 +1538,11 @@ static struct spec *spec_new(lw_traffic *t, int role, int min_contacts)
 	render_id(s->id, s->serial);
 	s->role = (uint8_t)role;
 	s->ncontacts =
-	    (uint8_t)((no_contact && !min_contacts) ? 0 : rng_range(r, 1, 3));
+	    (uint8_t)((no_contact && !min_contacts)
+			  ? 0
+			  : rng_range(r, min_contacts > 1 ? 2 : 1, 3));
 	s->test = (uint8_t)rng_range(r, 0, NTESTS - 1);
+	s->rnotif = -1;
 	s->next = &t->live;
 	s->prev = t->live.prev;
 	t->live.prev->next = s;
@@ -1105,12 +1554,25 @@ static struct spec *spec_new(lw_traffic *t, int role, int min_contacts)
 	return s;
 }
 
+/* The fault specimen X of a group, labelled in the truth. */
+static struct spec *fault_new(lw_traffic *t, int kind, int min_contacts)
+{
+	struct spec *x = spec_new(t, ROLE_FAULT, min_contacts);
+	x->fault = (uint8_t)kind;
+	x->label = 1;
+	t->st.faults[kind]++;
+	return x;
+}
+
 static void spec_free(struct spec *s)
 {
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
+	if (s->fg && --s->fg->refs == 0)
+		free(s->fg);
 	free(s->notifs);
 	free(s->ev);
+	free(s->tinc);
 	free(s);
 }
 
@@ -1136,8 +1598,6 @@ static struct result *add_result(lw_traffic *t, struct spec *s, int status,
 	return r;
 }
 
-/* The stated code, now and then in another case or padded: equal after
- * trimming and case folding, which the processor must honour. */
 static void stated_code(rng *r, char out[CODE_MAX], const char *code)
 {
 	int64_t u = rng_range(r, 0, 99);
@@ -1199,21 +1659,44 @@ static struct notif *add_notif(lw_traffic *t, struct spec *s, int64_t sent,
 	return n;
 }
 
-/* 5 min .. 20 h after the result, most within a few hours. */
-static int64_t notify_delay(rng *r)
+/* The delays after a result within which a clean notification about it
+ * goes out: up to its SLA less a margin (a fifth of the SLA, within
+ * [margin_min, 1 h]), at most 20 h; from 5 min, or half that bound. */
+static void delay_bounds(const lw_traffic *t, int64_t sla, int64_t *lo,
+			 int64_t *hi)
 {
-	double u = rng_unit(r);
-	return 5 * MIN_MS +
-	       (int64_t)(u * u * (double)(20 * HOUR_MS - 5 * MIN_MS));
+	int64_t margin = sla / 5;
+	if (margin > HOUR_MS)
+		margin = HOUR_MS;
+	if (margin < t->margin_min)
+		margin = t->margin_min;
+	*hi = sla - margin;
+	if (*hi > 20 * HOUR_MS)
+		*hi = 20 * HOUR_MS;
+	*lo = *hi / 2 < 5 * MIN_MS ? *hi / 2 : 5 * MIN_MS;
+}
+
+/* A clean delay for a result of this code, most within a fraction of the
+ * bound; cap (0 = none) shortens the bound for faults with a schedule. */
+static int64_t notify_delay(lw_traffic *t, const char *code, int64_t cap)
+{
+	double u = rng_unit(&t->world);
+	int64_t lo, hi;
+	delay_bounds(t, sla_of(t, code), &lo, &hi);
+	if (cap && hi > cap)
+		hi = cap > lo ? cap : lo;
+	return lo + (int64_t)(u * u * (double)(hi - lo));
 }
 
 /* A recipient that keeps the distinct count within the threshold: one of
- * the contacts, or one of two unregistered keys when there are none. */
-static struct rcpt pool_rcpt(lw_traffic *t, const struct spec *s)
+ * the contacts from min_slot on, or one of two unregistered keys when
+ * there are none. */
+static struct rcpt pool_rcpt(lw_traffic *t, const struct spec *s, int min_slot)
 {
 	struct rcpt to = {s->serial, 0};
 	if (s->ncontacts)
-		to.slot = (uint32_t)rng_range(&t->world, 0, s->ncontacts - 1);
+		to.slot =
+		    (uint32_t)rng_range(&t->world, min_slot, s->ncontacts - 1);
 	else
 		to.slot =
 		    SLOT_NONCONTACT + (uint32_t)rng_range(&t->world, 0, 1);
@@ -1240,6 +1723,23 @@ static const char *clean_code(rng *r)
 	return coded_values[rng_range(r, 0, 3)];
 }
 
+/* A code that is not positive: negative, indeterminate or coded. */
+static const char *other_code(rng *r)
+{
+	int64_t u = rng_range(r, 0, 99);
+	if (u < 60)
+		return pick(r, neg_codes, 6, 70);
+	if (u < 80)
+		return "IND";
+	return coded_values[rng_range(r, 0, 3)];
+}
+
+/* What a correction changes a code to. */
+static const char *flipped(const char *code)
+{
+	return is_pos(code) ? "NEG" : is_neg(code) ? "POS" : "NEG";
+}
+
 /* Results of a specimen arriving at t0: maybe a PRELIMINARY v1, then the
  * FINAL v1. Returns the FINAL's recorded_at. */
 static int64_t gen_results(lw_traffic *t, struct spec *s, int64_t t0,
@@ -1259,14 +1759,34 @@ static int64_t gen_results(lw_traffic *t, struct spec *s, int64_t t0,
 	return at;
 }
 
-/* A clean notification about (code, version); portal notices and
- * code-only messages when allowed. Returns its sent_at. */
-static int64_t clean_notif(lw_traffic *t, struct spec *s, int64_t after,
-			   const char *code, int version, int variants)
+/* The same on a short schedule (FINAL within 2 h of t0), for the timer
+ * faults, whose due times must be known to lie before the end. */
+static int64_t gen_results_short(lw_traffic *t, struct spec *s, int64_t t0,
+				 const char *code)
 {
 	rng *r = &t->world;
-	int64_t sent = after + notify_delay(r);
-	struct rcpt to = pool_rcpt(t, s);
+	int64_t at = t0 + rng_range(r, 10 * MIN_MS, HOUR_MS);
+	if (rng_chance(r, PRELIM_SHARE)) {
+		struct result *p =
+		    add_result(t, s, ST_PRELIMINARY, 1, at,
+			       rng_chance(r, 0.5) ? code : "IND");
+		p->retest_pending = (uint8_t)rng_chance(r, RETEST_SHARE);
+		at += rng_range(r, 15 * MIN_MS, HOUR_MS);
+	}
+	add_result(t, s, ST_FINAL, 1, at, code);
+	return at;
+}
+
+/* A clean notification about (code, version) to a recipient from
+ * min_slot on; portal notices and code-only messages when allowed.
+ * Returns its sent_at. */
+static int64_t clean_notif(lw_traffic *t, struct spec *s, int64_t after,
+			   const char *code, int version, int variants,
+			   int min_slot)
+{
+	rng *r = &t->world;
+	int64_t sent = after + notify_delay(t, code, 0);
+	struct rcpt to = pool_rcpt(t, s, min_slot);
 	int64_t u = rng_range(r, 0, 99);
 	struct notif *n;
 
@@ -1291,34 +1811,39 @@ static void gen_clean(lw_traffic *t, int64_t t0)
 	int correct = rng_chance(r, CORRECTION_SHARE);
 
 	for (int64_t i = 0; i < n1; i++) {
-		int64_t sent = clean_notif(t, s, fin, c1, 1, 1);
+		int64_t sent = clean_notif(t, s, fin, c1, 1, 1, 0);
 		if (sent > last)
 			last = sent;
 	}
 	if (correct) {
 		/* corrected after every v1 notice went out; re-notified with
-		 * the new code and version 2 (never null) */
+		 * the new code and version 2 (never null) within its SLA */
 		const char *c2 = c1;
 		int64_t rec2 = last + rng_range(r, 10 * MIN_MS, 12 * HOUR_MS);
 		int64_t n2 = rng_range(r, 1, 2);
 		if (!rng_chance(r, 0.4))
-			c2 = is_pos(c1) ? "NEG" : is_neg(c1) ? "POS" : "NEG";
+			c2 = flipped(c1);
 		add_result(t, s, ST_CORRECTED, 2, rec2, c2);
 		for (int64_t i = 0; i < n2; i++)
-			clean_notif(t, s, rec2, c2, 2, 0);
+			clean_notif(t, s, rec2, c2, 2, 0, 0);
 		t->st.corrections++;
 	}
 }
 
-/* A results-only specimen (with >= 1 contact) a fault points at. */
+/* A specimen (with >= 2 contacts) a fault points at. It is notified
+ * properly itself, on contacts other than the first: the fault's misdirected
+ * mail goes to contact 0, which so never receives two patients' records. */
 static struct spec *gen_target(lw_traffic *t, int64_t t0)
 {
-	struct spec *y = spec_new(t, ROLE_TARGET, 1);
-	gen_results(t, y, t0, clean_code(&t->world), NULL);
+	struct spec *y = spec_new(t, ROLE_TARGET, 2);
+	const char *code = clean_code(&t->world);
+	int64_t fin = gen_results(t, y, t0, code, NULL);
+	clean_notif(t, y, fin, code, 1, 1, 1);
 	return y;
 }
 
-static void gen_fault(lw_traffic *t, int64_t t0, int kind)
+/* The classic kinds (the first seven); targets first, then X. */
+static void gen_classic(lw_traffic *t, int64_t t0, int kind)
 {
 	rng *r = &t->world;
 	struct spec *x, *y = NULL;
@@ -1339,16 +1864,13 @@ static void gen_fault(lw_traffic *t, int64_t t0, int kind)
 		y = gen_target(t, t0);
 		k = 1;
 	}
-	x = spec_new(t, ROLE_FAULT,
-		     kind == LW_TRAFFIC_FAULT_POS_TOLD_NEG ||
-			 kind == LW_TRAFFIC_FAULT_NEG_TOLD_POS ||
-			 kind >= LW_TRAFFIC_FAULT_WRONG_RECIPIENT);
-	x->fault = (uint8_t)kind;
+	x = fault_new(t, kind,
+		      kind != LW_TRAFFIC_FAULT_STALE_SAME_CODE &&
+			  kind != LW_TRAFFIC_FAULT_STALE_WRONG_CODE);
 	if (y) {
 		x->targets_first = y->serial;
 		x->targets = (uint64_t)k;
 	}
-	t->st.faults[kind]++;
 
 	switch (kind) {
 	case LW_TRAFFIC_FAULT_POS_TOLD_NEG:
@@ -1361,24 +1883,34 @@ static void gen_fault(lw_traffic *t, int64_t t0, int kind)
 		    pos ? pick(r, neg_codes, 6, 70) : pick(r, pos_codes, 4, 70);
 		fin = gen_results(t, x, t0, right, wrong);
 		if (rng_chance(r, 0.5))
-			add_notif(t, x, fin + notify_delay(r), pool_rcpt(t, x),
-				  right, 1);
-		add_notif(t, x, fin + notify_delay(r), pool_rcpt(t, x), wrong,
+			add_notif(t, x, fin + notify_delay(t, right, 0),
+				  pool_rcpt(t, x, 0), right, 1);
+		add_notif(t, x, fin + notify_delay(t, right, 0),
+			  pool_rcpt(t, x, 0), wrong,
 			  rng_chance(r, 0.8) ? 1 : 0);
 		break;
 	}
 	case LW_TRAFFIC_FAULT_STALE_SAME_CODE:
 	case LW_TRAFFIC_FAULT_STALE_WRONG_CODE: {
-		/* v2 recorded before the send; the sender still used v1 */
+		/* v2 recorded before the send, within v1's SLA (so v1 needs no
+		 * notice of its own); the sender still used v1; a correct
+		 * re-send follows within v2's SLA */
 		const char *c1 = pick(r, neg_codes, 6, 70);
 		const char *c2 = kind == LW_TRAFFIC_FAULT_STALE_SAME_CODE
 				     ? c1
 				     : pick(r, pos_codes, 4, 70);
-		int64_t rec2;
+		int64_t rec2, lo, hi, sent;
 		fin = gen_results(t, x, t0, c1, NULL);
-		rec2 = fin + rng_range(r, 30 * MIN_MS, 6 * HOUR_MS);
+		delay_bounds(t, sla_of(t, c1), &lo, &hi);
+		rec2 = fin +
+		       rng_range(r, hi / 4 < 30 * MIN_MS ? hi / 4 : 30 * MIN_MS,
+				 hi < 6 * HOUR_MS ? hi : 6 * HOUR_MS);
 		add_result(t, x, ST_CORRECTED, 2, rec2, c2);
-		add_notif(t, x, rec2 + notify_delay(r), pool_rcpt(t, x), c1, 1);
+		delay_bounds(t, sla_of(t, c2), &lo, &hi);
+		sent = rec2 + rng_range(r, lo, (lo + hi) / 2);
+		add_notif(t, x, sent, pool_rcpt(t, x, 0), c1, 1);
+		add_notif(t, x, rng_range(r, sent + MIN_MS, rec2 + hi),
+			  pool_rcpt(t, x, 0), c2, 2);
 		break;
 	}
 	case LW_TRAFFIC_FAULT_WRONG_RECIPIENT: {
@@ -1394,9 +1926,10 @@ static void gen_fault(lw_traffic *t, int64_t t0, int kind)
 		for (int64_t i = 0; i < others; i++) {
 			struct rcpt to = {x->serial,
 					  (rot + (uint32_t)i) % x->ncontacts};
-			add_notif(t, x, fin + notify_delay(r), to, code, 1);
+			add_notif(t, x, fin + notify_delay(t, code, 0), to,
+				  code, 1);
 		}
-		n = add_notif(t, x, fin + notify_delay(r), stranger,
+		n = add_notif(t, x, fin + notify_delay(t, code, 0), stranger,
 			      x->variant ? NULL : code, x->variant ? 0 : 1);
 		if (x->variant)
 			n->channel = CH_EMAIL;
@@ -1409,7 +1942,7 @@ static void gen_fault(lw_traffic *t, int64_t t0, int kind)
 		int64_t sent;
 		code = clean_code(r);
 		fin = gen_results(t, x, t0, code, NULL);
-		sent = fin + notify_delay(r);
+		sent = fin + notify_delay(t, code, 0);
 		for (int64_t i = 0; i < k; i++) {
 			struct rcpt to = {y->serial + (uint64_t)i, 0};
 			struct notif *n = add_notif(t, x, sent, to, code, 1);
@@ -1426,7 +1959,8 @@ static void gen_fault(lw_traffic *t, int64_t t0, int kind)
 		struct notif *n;
 		code = clean_code(r);
 		fin = gen_results(t, x, t0, code, NULL);
-		n = add_notif(t, x, fin + notify_delay(r), to, code, 1);
+		n = add_notif(t, x, fin + notify_delay(t, code, 0), to, code,
+			      1);
 		n->intended_kind = INT_OTHER;
 		n->intended = y->serial;
 		break;
@@ -1434,9 +1968,235 @@ static void gen_fault(lw_traffic *t, int64_t t0, int kind)
 	}
 }
 
-/* Lays out s's events in produce order (see the file comment); with
- * late > 0 the results recorded before the late-th notification are
- * produced right after it. */
+/* missing_notification: a FINAL nobody is told. */
+static void gen_missing(lw_traffic *t, int64_t t0)
+{
+	rng *r = &t->world;
+	struct spec *x = fault_new(t, LW_TRAFFIC_FAULT_MISSING_NOTIFICATION, 0);
+	int pos = rng_chance(r, 0.5);
+	x->variant = (uint8_t)pos;
+	gen_results_short(t, x, t0,
+			  pos ? pick(r, pos_codes, 4, 70) : other_code(r));
+}
+
+/* corrected_after_notify: v1 notified in time, v2 CORRECTED after every v1
+ * notice; nobody told of v2 within its SLA, or only after it (late). */
+static void gen_corrected(lw_traffic *t, int64_t t0)
+{
+	rng *r = &t->world;
+	struct spec *x =
+	    fault_new(t, LW_TRAFFIC_FAULT_CORRECTED_AFTER_NOTIFY, 0);
+	const char *c1 = clean_code(r), *c2 = c1;
+	int64_t fin = gen_results_short(t, x, t0, c1), last = fin, rec2;
+	int64_t n1 = rng_range(r, 1, 2);
+	for (int64_t i = 0; i < n1; i++) {
+		int64_t sent = fin + notify_delay(t, c1, 0);
+		add_notif(t, x, sent, pool_rcpt(t, x, 0), c1,
+			  rng_chance(r, 0.8) ? 1 : 0);
+		if (sent > last)
+			last = sent;
+	}
+	rec2 = last + rng_range(r, 10 * MIN_MS, HOUR_MS);
+	if (!rng_chance(r, 0.4))
+		c2 = flipped(c1);
+	add_result(t, x, ST_CORRECTED, 2, rec2, c2);
+	x->variant = (uint8_t)rng_chance(r, 0.5);
+	if (x->variant)
+		add_notif(t, x,
+			  rec2 + sla_of(t, c2) +
+			      rng_range(r, 10 * MIN_MS, HOUR_MS),
+			  pool_rcpt(t, x, 0), c2, 2);
+}
+
+/* orphan_notification: one or two sends for a specimen never resulted
+ * (case 3: "your appointment is confirmed" with no current record). */
+static void gen_orphan(lw_traffic *t, int64_t t0)
+{
+	rng *r = &t->world;
+	struct spec *x = fault_new(t, LW_TRAFFIC_FAULT_ORPHAN_NOTIFICATION, 0);
+	int64_t sent = t0 + rng_range(r, 10 * MIN_MS, HOUR_MS);
+	int64_t k = rng_range(r, 1, 2);
+	const char *code = clean_code(r);
+	x->variant = (uint8_t)rng_chance(r, 0.3);
+	for (int64_t i = 0; i < k; i++) {
+		struct rcpt to = {x->serial, SLOT_NONCONTACT + (uint32_t)i};
+		add_notif(t, x, sent, to, x->variant ? NULL : code,
+			  x->variant ? 0 : 1);
+		sent += rng_range(r, MIN_MS, 30 * MIN_MS);
+	}
+}
+
+/* sent_before_final (case 7): sent while a PRELIMINARY was in force, or a
+ * FINAL saying retest_pending; the final result is notified properly. */
+static void gen_before_final(lw_traffic *t, int64_t t0)
+{
+	rng *r = &t->world;
+	struct spec *x = fault_new(t, LW_TRAFFIC_FAULT_SENT_BEFORE_FINAL, 0);
+	x->variant = (uint8_t)rng_chance(r, 0.5);
+	if (!x->variant) {
+		const char *fcode = clean_code(r);
+		const char *pcode = rng_chance(r, 0.5) ? fcode : "IND";
+		int64_t p = t0 + rng_range(r, 10 * MIN_MS, HOUR_MS), sent, fin;
+		struct result *pr =
+		    add_result(t, x, ST_PRELIMINARY, 1, p, pcode);
+		pr->retest_pending = (uint8_t)rng_chance(r, 0.5);
+		sent = p + rng_range(r, 5 * MIN_MS, 30 * MIN_MS);
+		add_notif(t, x, sent, pool_rcpt(t, x, 0), pcode, 1);
+		fin = sent + rng_range(r, 10 * MIN_MS, 2 * HOUR_MS);
+		add_result(t, x, ST_FINAL, 1, fin, fcode);
+		add_notif(t, x, fin + notify_delay(t, fcode, 0),
+			  pool_rcpt(t, x, 0), fcode, 1);
+	} else {
+		const char *c1 = clean_code(r);
+		const char *c2 = rng_chance(r, 0.6) ? c1 : flipped(c1);
+		int64_t fin = t0 + rng_range(r, 10 * MIN_MS, HOUR_MS), sent,
+			rec2;
+		struct result *f = add_result(t, x, ST_FINAL, 1, fin, c1);
+		f->retest_pending = 1;
+		sent = fin + notify_delay(t, c1, HOUR_MS);
+		add_notif(t, x, sent, pool_rcpt(t, x, 0), c1, 1);
+		rec2 = sent + rng_range(r, 30 * MIN_MS, 3 * HOUR_MS);
+		add_result(t, x, ST_FINAL, 2, rec2, c2);
+		add_notif(t, x, rec2 + notify_delay(t, c2, 0),
+			  pool_rcpt(t, x, 0), c2, 2);
+	}
+}
+
+/* sent_after_withdrawal: notified properly, then CANCELLED or
+ * ENTERED_IN_ERROR (same version, later), then sent again anyway. */
+static void gen_after_withdrawal(lw_traffic *t, int64_t t0)
+{
+	rng *r = &t->world;
+	struct spec *x =
+	    fault_new(t, LW_TRAFFIC_FAULT_SENT_AFTER_WITHDRAWAL, 0);
+	const char *c1 = clean_code(r);
+	int64_t fin = t0 + rng_range(r, 10 * MIN_MS, HOUR_MS), last = fin, w;
+	int64_t n1 = rng_range(r, 1, 2);
+	int stated;
+	add_result(t, x, ST_FINAL, 1, fin, c1);
+	for (int64_t i = 0; i < n1; i++) {
+		int64_t sent = fin + notify_delay(t, c1, 2 * HOUR_MS);
+		add_notif(t, x, sent, pool_rcpt(t, x, 0), c1, 1);
+		if (sent > last)
+			last = sent;
+	}
+	x->variant = (uint8_t)rng_chance(r, 0.5);
+	w = last + rng_range(r, 10 * MIN_MS, HOUR_MS);
+	add_result(t, x, x->variant ? ST_EIE : ST_CANCELLED, 1, w, c1);
+	stated = rng_chance(r, 0.7);
+	add_notif(t, x, w + rng_range(r, 5 * MIN_MS, HOUR_MS),
+		  pool_rcpt(t, x, 0), stated ? c1 : NULL, stated ? 1 : 0);
+}
+
+/* fanin (cases 4, 5): m patients' records, each the only notice of its
+ * FINAL, all mailed to one stranger within minutes. */
+static void gen_fanin(lw_traffic *t, int64_t t0, int m)
+{
+	rng *r = &t->world;
+	struct fgroup *fg = lw_xcalloc(1, sizeof *fg);
+	int64_t q = t->dmax / 4 < 5 * MIN_MS ? t->dmax / 4 : 5 * MIN_MS;
+	int64_t f0 = t0 + rng_range(r, 10 * MIN_MS, 30 * MIN_MS);
+	int64_t t1 = f0 + t->dmax / 2, step = q / m;
+	struct spec *x = NULL;
+	struct rcpt stranger = {0, SLOT_FANIN};
+
+	fg->m = fg->refs = fg->left = m;
+	fg->accept = m - (int)t->cfg.fanin_threshold;
+	snprintf(fg->ridx, sizeof fg->ridx, "-");
+	for (int j = 0; j < m; j++) {
+		struct spec *y = j ? spec_new(t, ROLE_FAULT, 1)
+				   : fault_new(t, LW_TRAFFIC_FAULT_FANIN, 1);
+		const char *code = clean_code(r);
+		struct notif *n;
+		y->fault = LW_TRAFFIC_FAULT_FANIN;
+		y->fg = fg;
+		y->fno = (uint16_t)j;
+		if (!j) {
+			x = y;
+			fg->first = stranger.owner = y->serial;
+		} else {
+			t->st.targets++;
+		}
+		add_result(t, y, ST_FINAL, 1, f0 + rng_range(r, 0, q), code);
+		n = add_notif(t, y, t1 + j * step + rng_range(r, 0, step / 2),
+			      stranger, code, 1);
+		n->channel = CH_EMAIL;
+		y->rnotif = 0;
+	}
+	x->targets = (uint64_t)m - 1;
+	x->targets_first = x->serial + 1;
+}
+
+/* volume_surge: surge_burst specimens, each clean, all notified by one
+ * batch job within a few minutes. */
+static void gen_burst(lw_traffic *t, int64_t t0)
+{
+	rng *r = &t->world;
+	int64_t t1 = t0 + 30 * MIN_MS;
+	int64_t span = t->dmax / 4 < 3 * MIN_MS ? t->dmax / 4 : 3 * MIN_MS;
+	uint64_t batch = ++t->batches;
+	struct spec *x = NULL;
+
+	t->surge_done = 1;
+	t->burst_batch = batch;
+	t->burst_lo = t1;
+	t->burst_hi = t1 + span;
+	for (uint32_t j = 0; j < t->cfg.surge_burst; j++) {
+		struct spec *y =
+		    j ? spec_new(t, ROLE_TARGET, 0)
+		      : fault_new(t, LW_TRAFFIC_FAULT_VOLUME_SURGE, 0);
+		const char *code = clean_code(r);
+		struct notif *n;
+		if (!j)
+			x = y;
+		add_result(t, y, ST_FINAL, 1,
+			   t1 - t->dmax / 2 + rng_range(r, 0, t->dmax / 4),
+			   code);
+		n = add_notif(t, y, t1 + rng_range(r, 0, span),
+			      pool_rcpt(t, y, 0), code, 1);
+		n->batch = batch;
+		n->channel = CH_EMAIL;
+	}
+	x->targets = t->cfg.surge_burst - 1;
+	x->targets_first = x->targets ? x->serial + 1 : 0;
+}
+
+static void gen_fault(lw_traffic *t, int64_t t0, int kind)
+{
+	switch (kind) {
+	case LW_TRAFFIC_FAULT_MISSING_NOTIFICATION:
+		gen_missing(t, t0);
+		break;
+	case LW_TRAFFIC_FAULT_CORRECTED_AFTER_NOTIFY:
+		gen_corrected(t, t0);
+		break;
+	case LW_TRAFFIC_FAULT_ORPHAN_NOTIFICATION:
+		gen_orphan(t, t0);
+		break;
+	case LW_TRAFFIC_FAULT_SENT_BEFORE_FINAL:
+		gen_before_final(t, t0);
+		break;
+	case LW_TRAFFIC_FAULT_SENT_AFTER_WITHDRAWAL:
+		gen_after_withdrawal(t, t0);
+		break;
+	case LW_TRAFFIC_FAULT_FANIN: {
+		uint64_t left = t->cfg.specimens - t->generated;
+		int64_t m = (int64_t)t->cfg.fanin_threshold + 1 +
+			    rng_range(&t->world, 0, 2);
+		if ((uint64_t)m > left)
+			m = (int64_t)left;
+		gen_fanin(t, t0, (int)m);
+		break;
+	}
+	case LW_TRAFFIC_FAULT_VOLUME_SURGE:
+		gen_burst(t, t0);
+		break;
+	default:
+		gen_classic(t, t0, kind);
+		break;
+	}
+}
+
 static void build_events(struct spec *s, int late)
 {
 	int n = s->nres, first = -1, seen = 0;
@@ -1548,6 +2308,8 @@ static struct hent heap_pop(lw_traffic *t)
 
 /* Final decisions on a freshly generated specimen (encoding, lateness),
  * the truth replay, then into the heap. */
+/* Final decisions on a freshly generated specimen (encoding, lateness),
+ * the truth replay, then into the heap. */
 static int spec_commit(lw_traffic *t, struct spec *s)
 {
 	rng *r = &t->world;
@@ -1557,6 +2319,8 @@ static int spec_commit(lw_traffic *t, struct spec *s)
 		int ev = rng_chance(r, t->cfg.evolved_share);
 		/* 101 has no retest_pending: keep the flag where it is set */
 		s->res[i].evolved = (uint8_t)(ev && !s->res[i].retest_pending);
+		if (s->res[i].recorded_at > t->max_gen)
+			t->max_gen = s->res[i].recorded_at;
 	}
 	for (int i = 0; i < s->nnotif; i++) {
 		struct notif *n = &s->notifs[i];
@@ -1568,8 +2332,13 @@ static int spec_commit(lw_traffic *t, struct spec *s)
 		}
 		if (n->has_code && !n->version)
 			code_only = 1;
+		if (n->sent_at > t->max_gen)
+			t->max_gen = n->sent_at;
 	}
-	late = rng_chance(r, t->cfg.late_share) && s->nnotif && !code_only;
+	/* fan-in members are never late: the FANIN line names the first
+	 * member in produce order */
+	late = rng_chance(r, t->cfg.late_share) && s->nnotif && s->nres &&
+	       !code_only && !s->fg;
 	/* clean results come right after the first notification; a fault's
 	 * may come after several (FANOUT then waits for the contacts),
 	 * as long as the replay shows no incident that comes and goes */
@@ -1595,10 +2364,271 @@ static int spec_commit(lw_traffic *t, struct spec *s)
 	}
 	s->late = (uint8_t)late;
 	t->st.late_specimens += late != 0;
+	if (s->ntinc) {
+		s->tinc = lw_xmalloc((size_t)s->ntinc * sizeof *s->tinc);
+		memcpy(s->tinc, t->ftinc, (size_t)s->ntinc * sizeof *s->tinc);
+	}
 	s->pending = s->nev;
 	for (int i = 0; i < s->nev; i++)
 		heap_push(t, s, (uint32_t)i);
 	return 0;
+}
+
+static int cmp_fpair(const void *a, const void *b)
+{
+	const struct fpair *x = a, *y = b;
+	if (x->owner != y->owner)
+		return x->owner < y->owner ? -1 : 1;
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	if (x->patient != y->patient)
+		return x->patient < y->patient ? -1 : 1;
+	return (x->sent > y->sent) - (x->sent < y->sent);
+}
+
+/* FANIN over one group (first .. the end of the live list): every
+ * recipient key a group sends to is owned by one of its specimens, so no
+ * other group reaches it and FANIN can be decided here. Each patient is a
+ * specimen with a result (its patient key); a recipient fans in when more
+ * than threshold distinct patients reached it within the window. Returns
+ * the number of such recipients, or -1 when one is ambiguous (its sends
+ * span the window, so the outcome would depend on arrival order). */
+static int group_fanin(lw_traffic *t, struct spec *first)
+{
+	size_t n = 0, i, j;
+	int found = 0;
+	for (struct spec *s = first; s != &t->live; s = s->next)
+		n += s->nres ? (size_t)s->nnotif : 0;
+	if (n > t->pairs_cap) {
+		t->pairs_cap = n;
+		t->pairs = lw_xrealloc(t->pairs, n * sizeof *t->pairs);
+	}
+	n = 0;
+	for (struct spec *s = first; s != &t->live; s = s->next)
+		for (int k = 0; s->nres && k < s->nnotif; k++)
+			t->pairs[n++] = (struct fpair){
+			    s->notifs[k].to.owner, s->serial,
+			    s->notifs[k].to.slot, s->notifs[k].sent_at};
+	qsort(t->pairs, n, sizeof *t->pairs, cmp_fpair);
+	for (i = 0; i < n; i = j) {
+		uint32_t patients = 0;
+		int64_t lo = INT64_MAX, hi = INT64_MIN;
+		for (j = i; j < n && t->pairs[j].owner == t->pairs[i].owner &&
+			    t->pairs[j].slot == t->pairs[i].slot;
+		     j++) {
+			patients += j == i || t->pairs[j].patient !=
+						  t->pairs[j - 1].patient;
+			if (t->pairs[j].sent < lo)
+				lo = t->pairs[j].sent;
+			if (t->pairs[j].sent > hi)
+				hi = t->pairs[j].sent;
+		}
+		if (patients <= t->cfg.fanin_threshold)
+			continue;
+		if (hi - lo >= t->cfg.fanin_window_ms)
+			return -1;
+		found++;
+	}
+	return found;
+}
+
+/* ---- truth lines: written now, or pending until certain ---- */
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		int n;
+		size_t room = b->cap - b->n;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->n : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			b->n += (size_t)n;
+			return;
+		}
+		b->cap = 2 * (b->cap + (size_t)n + 64);
+		b->p = lw_xrealloc(b->p, b->cap);
+	}
+}
+
+static void tally_line(struct tally *ty, int rule, int sev)
+{
+	ty->rule[rule]++;
+	ty->sev[sev]++;
+}
+
+static void out_write(lw_traffic *t, const char *text, size_t len,
+		      const struct tally *ty)
+{
+	if (t->truth && len)
+		fwrite(text, 1, len, t->truth);
+	for (int r = 0; r < LW_TRAFFIC_RULE_COUNT; r++)
+		t->st.alerts[r] += ty->rule[r];
+	for (int v = 0; v < LW_TRAFFIC_SEV_COUNT; v++)
+		t->st.alerts_by_severity[v] += ty->sev[v];
+}
+
+/* Due times at or before this are certainly more than BAND_LO_MS before
+ * the final stream time H (which is at least the newest event time
+ * emitted so far, less the lateness). */
+static int64_t certain(const lw_traffic *t)
+{
+	if (t->max_event == INT64_MIN)
+		return INT64_MIN;
+	return t->max_event - t->cfg.lateness_ms - 1 - BAND_LO_MS;
+}
+
+/* Writes the lines in t->sb, whose latest due time is due (INT64_MIN: no
+ * timer), now or once certain. */
+static void emit_block(lw_traffic *t, int64_t due, const struct tally *ty)
+{
+	struct pend *p;
+	if (due == INT64_MIN || due <= certain(t)) {
+		out_write(t, t->sb.p, t->sb.n, ty);
+		return;
+	}
+	if (t->npend == t->pend_cap) {
+		t->pend_cap = t->pend_cap ? 2 * t->pend_cap : 64;
+		t->pend = lw_xrealloc(t->pend, t->pend_cap * sizeof *t->pend);
+	}
+	p = &t->pend[t->npend++];
+	p->due = due;
+	p->len = t->sb.n;
+	p->text = lw_xmalloc(p->len + 1);
+	memcpy(p->text, t->sb.p ? t->sb.p : "", p->len);
+	p->ty = *ty;
+	if (t->npend == 1 || due < t->pend_min)
+		t->pend_min = due;
+}
+
+/* Writes, in order, the pending blocks due at or before limit. */
+static void pend_flush(lw_traffic *t, int64_t limit)
+{
+	size_t w = 0;
+	t->pend_min = INT64_MAX;
+	for (size_t i = 0; i < t->npend; i++) {
+		struct pend *p = &t->pend[i];
+		if (p->due <= limit) {
+			out_write(t, p->text, p->len, &p->ty);
+			free(p->text);
+			continue;
+		}
+		if (p->due < t->pend_min)
+			t->pend_min = p->due;
+		t->pend[w++] = *p;
+	}
+	t->npend = w;
+}
+
+/* ---- the VOLUME_SURGE mirror (processor/surge.c, close_bucket) ---- */
+
+/* buckets covering ms, at least one (surge.c's nb()) */
+static int64_t buckets_of(const lw_traffic *t, int64_t ms)
+{
+	int64_t n = (ms + t->cfg.surge_bucket_ms - 1) / t->cfg.surge_bucket_ms;
+	return n > 0 ? n : 1;
+}
+
+static uint64_t sm_get(const struct smirror *m, int64_t b)
+{
+	if (b < m->lo || b > m->hi)
+		return 0;
+	return m->cnt[b % m->L];
+}
+
+static void surge_start(lw_traffic *t, int64_t b, int cap_hit, uint64_t n)
+{
+	const lw_traffic_config *c = &t->cfg;
+	int64_t end = (b + 1) * c->surge_bucket_ms;
+	int64_t from =
+	    end - (cap_hit ? t->sm.w : t->sm.sn) * c->surge_bucket_ms;
+	int burst = t->burst_batch && t->burst_hi >= from && t->burst_lo < end;
+	struct tally ty;
+	memset(&ty, 0, sizeof ty);
+	t->sb.n = 0;
+	sb_printf(&t->sb,
+		  "# SURGE\tstart=%" PRId64 "\trule=%s\tcount=%" PRIu64
+		  "\tburst=%s\n"
+		  "ALERT\tVOLUME_SURGE\t-\tHIGH\t-\t-\t%" PRId64 "\n",
+		  end - 1, cap_hit ? "cap" : "baseline", n,
+		  burst ? "yes" : "no", end - 1);
+	tally_line(&ty, LW_TRAFFIC_RULE_VOLUME_SURGE, LW_TRAFFIC_SEV_HIGH);
+	emit_block(t, end - 1, &ty);
+}
+
+/* Closes bucket b: the same sums and comparisons as surge.c, kept as
+ * running sums (every bucket is closed once, in order). */
+static void sm_close(lw_traffic *t, int64_t b)
+{
+	const lw_traffic_config *c = &t->cfg;
+	struct smirror *m = &t->sm;
+	int cap_hit = 0, base_hit = 0;
+	m->wsum += sm_get(m, b);
+	m->wsum -= sm_get(m, b - m->w);
+	m->ssum += sm_get(m, b);
+	m->ssum -= sm_get(m, b - m->sn);
+	m->bsum += sm_get(m, b - m->sn);
+	m->bsum -= sm_get(m, b - m->sn - m->bn);
+	if (c->surge_cap)
+		cap_hit = m->wsum > c->surge_cap;
+	if (!cap_hit && c->surge_factor > 0 && m->lo <= b - m->sn - m->bn + 1) {
+		double mean = (double)m->bsum * (double)m->sn / (double)m->bn;
+		base_hit = m->ssum >= c->surge_min_count &&
+			   (double)m->ssum > c->surge_factor * mean;
+	}
+	if ((cap_hit || base_hit) && !m->active) {
+		m->active = 1;
+		surge_start(t, b, cap_hit, cap_hit ? m->wsum : m->ssum);
+	} else if (!cap_hit && !base_hit) {
+		m->active = 0;
+	}
+}
+
+/* Counts a first delivery. They come in sent_at order (notifications are
+ * never moved), so every bucket before this one is complete: close them. */
+static void sm_add(lw_traffic *t, int64_t sent)
+{
+	struct smirror *m = &t->sm;
+	int64_t b = sent / t->cfg.surge_bucket_ms;
+	if (m->lo == INT64_MIN) {
+		m->lo = m->next = b;
+		m->hi = b - 1;
+	}
+	if (b < m->hi) {
+		lw_log(LW_LOG_ERROR, "traffic: internal error: notifications "
+				     "out of sent_at order");
+		t->failed = 1;
+		return;
+	}
+	while (m->next < b)
+		sm_close(t, m->next++);
+	if (b > m->hi) {
+		int64_t k = b - m->hi > m->L ? b - m->L + 1 : m->hi + 1;
+		for (; k <= b; k++)
+			m->cnt[k % m->L] = 0;
+		m->hi = b;
+	}
+	m->cnt[b % m->L]++;
+}
+
+/* The closes the stream time reaches by the end of a run, and those up to
+ * BAND_HI_MS past it, which must start nothing (their truth would depend
+ * on how long the processor runs idle). */
+static void sm_finish(lw_traffic *t, int64_t h)
+{
+	struct smirror *m = &t->sm;
+	int64_t stop = (h + BAND_HI_MS + 1) / t->cfg.surge_bucket_ms;
+	int64_t idle = m->hi + (m->w > m->sn + m->bn ? m->w : m->sn + m->bn);
+	if (m->lo == INT64_MIN)
+		return;
+	while (m->next < stop && m->next <= idle)
+		sm_close(t, m->next++);
 }
 
 /* ---- emitting ---- */
@@ -1739,35 +2769,86 @@ static int emit_bad(lw_traffic *t, int clean_prev, const char *prev_topic,
 	return deliver(t, topic, k, t->buf, t->len, ts);
 }
 
+static void fault_label(lw_traffic *t, const struct spec *s)
+{
+	char first[ID_BUF] = "-";
+	const char *v = variant_names[s->fault][s->variant ? 1 : 0];
+	if (s->targets)
+		render_id(first, s->targets_first);
+	sb_printf(&t->sb,
+		  "# FAULT\t%s\t%s\tlate_after=%d\ttargets=%" PRIu64
+		  "\tfirst_target=%s",
+		  fault_names[s->fault], s->id, s->late, s->targets, first);
+	if (s->fault == LW_TRAFFIC_FAULT_WRONG_RECIPIENT && s->variant)
+		sb_printf(&t->sb, "\tnull_code");
+	if (v)
+		sb_printf(&t->sb, "\tvariant=%s", v);
+	if (s->fault == LW_TRAFFIC_FAULT_VOLUME_SURGE)
+		sb_printf(&t->sb, "\tbatch=B%010" PRIu64 "\tburst=%u",
+			  t->burst_batch, (unsigned)t->cfg.surge_burst);
+	sb_printf(&t->sb, "\n");
+}
+
+/* The FANIN line of a group whose members are all out. */
+static void fanin_lines(lw_traffic *t, const struct fgroup *fg,
+			struct tally *ty)
+{
+	char id[ID_BUF];
+	render_id(id, fg->first);
+	sb_printf(&t->sb, "# FANIN_ACCEPT\t%s\t", id);
+	for (int j = 0; j < fg->accept; j++) {
+		render_id(id, fg->first + (uint64_t)j);
+		sb_printf(&t->sb, "%s%s", j ? "," : "", id);
+	}
+	render_id(id, fg->first);
+	sb_printf(&t->sb, "\nALERT\tFANIN\t%s\tCRITICAL\t%s\t%" PRIu64 "\n", id,
+		  fg->ridx, fg->trig);
+	tally_line(ty, LW_TRAFFIC_RULE_FANIN, LW_TRAFFIC_SEV_CRITICAL);
+}
+
 /* All events of s are out: its truth lines, then it is freed. */
 static void spec_done(lw_traffic *t, struct spec *s)
 {
-	uint64_t result_idx = 0;
-	for (int i = 0; i < s->nev; i++)
-		if (s->ev[i].kind == EV_RESULT)
-			result_idx = s->ev[i].index;
-	if (s->role == ROLE_FAULT) {
-		char first[ID_BUF] = "-";
-		if (s->targets)
-			render_id(first, s->targets_first);
-		truth_printf(
-		    t,
-		    "# FAULT\t%s\t%s\tlate_after=%d\ttargets=%" PRIu64
-		    "\tfirst_target=%s%s\n",
-		    fault_names[s->fault], s->id, s->late, s->targets, first,
-		    s->fault == LW_TRAFFIC_FAULT_WRONG_RECIPIENT && s->variant
-			? "\tnull_code"
-			: "");
+	char ridx[24] = "-";
+	int64_t due = INT64_MIN;
+	struct tally ty;
+
+	if (!s->label && !s->ninc && !s->ntinc && !s->fg) {
+		spec_free(s); /* the common case: nothing to say */
+		return;
 	}
+	memset(&ty, 0, sizeof ty);
+	t->sb.n = 0;
+	for (int i = s->nev - 1; i >= 0; i--)
+		if (s->ev[i].kind == EV_RESULT) {
+			snprintf(ridx, sizeof ridx, "%" PRIu64, s->ev[i].index);
+			break;
+		}
+	if (s->label)
+		fault_label(t, s);
 	for (int i = 0; i < s->ninc; i++) {
 		const struct incident *in = &s->inc[i];
-		truth_printf(t, "ALERT\t%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\n",
-			     rule_names[in->rule], s->id,
-			     severity_names[in->sev], result_idx,
-			     s->ev[in->trigger].index);
-		t->st.alerts[in->rule]++;
-		t->st.alerts_by_severity[in->sev]++;
+		sb_printf(&t->sb, "ALERT\t%s\t%s\t%s\t%s\t%" PRIu64 "\n",
+			  rule_names[in->rule], s->id, severity_names[in->sev],
+			  ridx, s->ev[in->trigger].index);
+		tally_line(&ty, in->rule, in->sev);
 	}
+	for (int i = 0; i < s->ntinc; i++) {
+		const struct tinc *in = &s->tinc[i];
+		sb_printf(&t->sb, "ALERT\t%s\t%s\t%s\t%s\t-\t%" PRId64 "\n",
+			  rule_names[in->rule], s->id, severity_names[in->sev],
+			  ridx, in->due);
+		tally_line(&ty, in->rule, in->sev);
+		if (in->due > due)
+			due = in->due;
+	}
+	if (s->fg) {
+		if (!s->fno)
+			snprintf(s->fg->ridx, sizeof s->fg->ridx, "%s", ridx);
+		if (--s->fg->left == 0)
+			fanin_lines(t, s->fg, &ty);
+	}
+	emit_block(t, due, &ty);
 	spec_free(s);
 }
 
@@ -1806,6 +2887,18 @@ static int emit_event(lw_traffic *t, struct spec *s, struct event *e)
 	if (deliver(t, topic, key, t->buf, t->len, ts))
 		return 1;
 	memcpy(t->prev_id, s->id, ID_BUF);
+	if (ts > t->max_event)
+		t->max_event = ts;
+	if (e->kind == EV_NOTIF && !e->dup) {
+		/* a first delivery: what the processor applies and counts */
+		if (t->sm.on)
+			sm_add(t, ts);
+		if (s->fg && e->ref == s->rnotif &&
+		    s->fno == t->cfg.fanin_threshold)
+			s->fg->trig = e->index;
+	}
+	if (t->npend && t->pend_min <= certain(t))
+		pend_flush(t, certain(t));
 	if (rng_chance(&t->wire, t->cfg.bad_rate) &&
 	    emit_bad(t, clean, topic, ts))
 		return 1;
@@ -1841,6 +2934,128 @@ void lw_traffic_config_defaults(lw_traffic_config *c)
 	c->fanout_max = 62;
 	c->results_topic = "lab.results";
 	c->notifications_topic = "lab.notifications";
+	c->faults = LW_TRAFFIC_FAULTS_CLASSIC;
+	c->surge_burst = 400;
+	c->clock_skew_ms = 5000;
+	c->lateness_ms = 5000;
+	c->sla_critical_ms = HOUR_MS;
+	c->sla_default_ms = DAY_MS;
+	c->orphan_grace_ms = HOUR_MS;
+	c->fanin_window_ms = DAY_MS;
+	c->fanin_threshold = 5;
+	c->surge_bucket_ms = MIN_MS;
+	c->surge_window_ms = DAY_MS;
+	c->surge_cap = 3000;
+	c->surge_short_ms = HOUR_MS;
+	c->surge_baseline_ms = DAY_MS;
+	c->surge_factor = 10;
+	c->surge_min_count = 100;
+}
+
+enum { P_I64, P_U32, P_U64, P_DBL };
+
+static const struct prop {
+	const char *name;
+	int type;
+	size_t off;
+} props[] = {
+    {"clock.skew.ms", P_I64, offsetof(lw_traffic_config, clock_skew_ms)},
+    {"time.lateness.ms", P_I64, offsetof(lw_traffic_config, lateness_ms)},
+    {"sla.critical.ms", P_I64, offsetof(lw_traffic_config, sla_critical_ms)},
+    {"sla.default.ms", P_I64, offsetof(lw_traffic_config, sla_default_ms)},
+    {"orphan.grace.ms", P_I64, offsetof(lw_traffic_config, orphan_grace_ms)},
+    {"fanin.window.ms", P_I64, offsetof(lw_traffic_config, fanin_window_ms)},
+    {"fanin.threshold", P_U32, offsetof(lw_traffic_config, fanin_threshold)},
+    {"surge.bucket.ms", P_I64, offsetof(lw_traffic_config, surge_bucket_ms)},
+    {"surge.window.ms", P_I64, offsetof(lw_traffic_config, surge_window_ms)},
+    {"surge.cap", P_U64, offsetof(lw_traffic_config, surge_cap)},
+    {"surge.short.ms", P_I64, offsetof(lw_traffic_config, surge_short_ms)},
+    {"surge.baseline.ms", P_I64,
+     offsetof(lw_traffic_config, surge_baseline_ms)},
+    {"surge.factor", P_DBL, offsetof(lw_traffic_config, surge_factor)},
+    {"surge.min.count", P_U64, offsetof(lw_traffic_config, surge_min_count)},
+};
+
+int lw_traffic_config_set(lw_traffic_config *c, const char *name,
+			  const char *value, char *errstr, size_t errstr_size)
+{
+	for (size_t i = 0; i < sizeof props / sizeof *props; i++) {
+		char *p = (char *)c + props[i].off, *end;
+		long long v = 0;
+		double d = 0;
+		if (strcmp(props[i].name, name))
+			continue;
+		errno = 0;
+		if (props[i].type == P_DBL)
+			d = strtod(value, &end);
+		else
+			v = strtoll(value, &end, 10);
+		if (!*value || *end || errno || v < 0 ||
+		    (props[i].type == P_U32 && v > UINT32_MAX) ||
+		    !(d >= 0 && d <= 1e9)) {
+			snprintf(errstr, errstr_size, "%s: bad value \"%s\"",
+				 name, value);
+			return -1;
+		}
+		switch (props[i].type) {
+		case P_I64:
+			*(int64_t *)(void *)p = (int64_t)v;
+			break;
+		case P_U32:
+			*(uint32_t *)(void *)p = (uint32_t)v;
+			break;
+		case P_U64:
+			*(uint64_t *)(void *)p = (uint64_t)v;
+			break;
+		default:
+			*(double *)(void *)p = d;
+			break;
+		}
+		return 0;
+	}
+	snprintf(errstr, errstr_size, "unknown rule setting %s", name);
+	return -1;
+}
+
+int lw_traffic_faults_parse(const char *list, uint32_t *mask, char *errstr,
+			    size_t errstr_size)
+{
+	uint32_t m = 0;
+	const char *p = list;
+	for (;;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		int k, found = 0;
+		static const struct {
+			const char *name;
+			uint32_t mask;
+		} groups[] = {{"classic", LW_TRAFFIC_FAULTS_CLASSIC},
+			      {"new", LW_TRAFFIC_FAULTS_NEW},
+			      {"all", LW_TRAFFIC_FAULTS_ALL},
+			      {"none", 0}};
+		for (k = 0; k < LW_TRAFFIC_FAULT_COUNT && !found; k++)
+			if (strlen(fault_names[k]) == n &&
+			    !strncmp(fault_names[k], p, n)) {
+				m |= 1u << k;
+				found = 1;
+			}
+		for (k = 0; k < 4 && !found; k++)
+			if (strlen(groups[k].name) == n &&
+			    !strncmp(groups[k].name, p, n)) {
+				m |= groups[k].mask;
+				found = 1;
+			}
+		if (!found) {
+			snprintf(errstr, errstr_size,
+				 "unknown fault kind \"%.*s\"", (int)n, p);
+			return -1;
+		}
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	*mask = m;
+	return 0;
 }
 
 static int rate_ok(double x)
@@ -1848,10 +3063,60 @@ static int rate_ok(double x)
 	return x >= 0.0 && x <= 1.0;
 }
 
+/* The rule settings' ranges: they keep clean traffic clean (every SLA
+ * leaves room for a clean delay with its margin) and the mirrors exact. */
+static int check_rules(const lw_traffic_config *c, char *errstr,
+		       size_t errstr_size)
+{
+	int64_t margin = SLACK_MS + c->lateness_ms + MIN_MS;
+	int64_t sla_min = 4 * margin > 10 * MIN_MS ? 4 * margin : 10 * MIN_MS;
+	int64_t b = c->surge_bucket_ms;
+	const char *why = NULL;
+
+	if (c->faults & ~LW_TRAFFIC_FAULTS_ALL)
+		why = "unknown fault kinds in faults";
+	else if (c->fault_rate > 0 && !c->faults)
+		why = "fault_rate > 0 but no fault kind enabled";
+	else if (c->surge_burst < 1 || c->surge_burst > MAX_BURST)
+		why = "surge_burst must be within 1..20000";
+	else if (c->clock_skew_ms < 0 || c->clock_skew_ms > MIN_MS)
+		why = "clock_skew_ms must be within 0..60000";
+	else if (c->lateness_ms < 0 || c->lateness_ms > 10 * MIN_MS)
+		why = "lateness_ms must be within 0..600000";
+	else if (c->sla_critical_ms < sla_min || c->sla_default_ms < sla_min ||
+		 c->sla_critical_ms > 30 * DAY_MS ||
+		 c->sla_default_ms > 30 * DAY_MS)
+		why = "SLAs must be within max(10 min, 4 x (lateness + 2 "
+		      "min))..30 days";
+	else if (c->orphan_grace_ms < 0 || c->orphan_grace_ms > 30 * DAY_MS)
+		why = "orphan_grace_ms must be within 0..30 days";
+	else if (c->fanin_window_ms < 10 * MIN_MS ||
+		 c->fanin_window_ms > 30 * DAY_MS)
+		why = "fanin_window_ms must be within 10 min..30 days";
+	else if (c->fanin_threshold > MAX_FANIN)
+		why = "fanin_threshold must be <= 100";
+	else if (b < 1000 || b > HOUR_MS)
+		why = "surge_bucket_ms must be within 1 s..1 h";
+	else if (c->surge_window_ms < b || c->surge_short_ms < b ||
+		 c->surge_baseline_ms < b || c->surge_window_ms > 30 * DAY_MS ||
+		 c->surge_short_ms > 30 * DAY_MS ||
+		 c->surge_baseline_ms > 30 * DAY_MS)
+		why = "surge windows must be within one bucket..30 days";
+	else if ((c->surge_window_ms / b > (1 << 22)) ||
+		 (c->surge_short_ms + c->surge_baseline_ms) / b > (1 << 22))
+		why = "surge windows of more than 4M buckets";
+	else if (!(c->surge_factor >= 0 && c->surge_factor <= 1e6))
+		why = "surge_factor must be within 0..1e6";
+	if (why)
+		snprintf(errstr, errstr_size, "%s", why);
+	return why ? -1 : 0;
+}
+
 lw_traffic *lw_traffic_new(const lw_traffic_config *c, char *errstr,
 			   size_t errstr_size)
 {
 	lw_traffic *t;
+	int64_t lo, sla;
 
 	if (c->specimens > MAX_SPECIMENS) {
 		snprintf(errstr, errstr_size, "specimens must be <= %llu",
@@ -1882,6 +3147,8 @@ lw_traffic *lw_traffic_new(const lw_traffic_config *c, char *errstr,
 			 "two distinct, non-empty topic names are required");
 		return NULL;
 	}
+	if (check_rules(c, errstr, errstr_size))
+		return NULL;
 
 	t = lw_xcalloc(1, sizeof *t);
 	t->cfg = *c;
@@ -1891,6 +3158,20 @@ lw_traffic *lw_traffic_new(const lw_traffic_config *c, char *errstr,
 	t->fault_rr =
 	    (unsigned)(mix(c->seed, 99, 0, 0) % LW_TRAFFIC_FAULT_COUNT);
 	t->clock = c->start_ms;
+	t->margin_min = SLACK_MS + c->lateness_ms + MIN_MS;
+	sla = c->sla_critical_ms < c->sla_default_ms ? c->sla_critical_ms
+						     : c->sla_default_ms;
+	delay_bounds(t, sla, &lo, &t->dmax);
+	t->max_gen = t->max_event = INT64_MIN;
+	t->sm.on = c->surge_cap > 0 || c->surge_factor > 0;
+	t->sm.w = buckets_of(t, c->surge_window_ms);
+	t->sm.sn = buckets_of(t, c->surge_short_ms);
+	t->sm.bn = buckets_of(t, c->surge_baseline_ms);
+	t->sm.L =
+	    (t->sm.w > t->sm.sn + t->sm.bn ? t->sm.w : t->sm.sn + t->sm.bn) + 2;
+	t->sm.lo = t->sm.hi = INT64_MIN;
+	if (t->sm.on)
+		t->sm.cnt = lw_xcalloc((size_t)t->sm.L, sizeof *t->sm.cnt);
 	t->buf_cap = 4096;
 	t->buf = lw_xmalloc(t->buf_cap);
 	t->writer =
@@ -1921,27 +3202,87 @@ fail:
 	return NULL;
 }
 
-/* Picks the next fault kind round-robin, skipping kinds that need more
- * specimens than are left (their targets count towards cfg.specimens). */
-static int next_fault(lw_traffic *t)
+/* How far after t0 the latest due time a timer fault kind designs can be
+ * (-1: the kind has none). See the gen_* schedules. */
+static int64_t fault_reach(const lw_traffic *t, int kind)
 {
-	uint64_t left = t->cfg.specimens - t->generated;
+	const lw_traffic_config *c = &t->cfg;
+	int64_t sla = c->sla_critical_ms > c->sla_default_ms
+			  ? c->sla_critical_ms
+			  : c->sla_default_ms;
+	switch (kind) {
+	case LW_TRAFFIC_FAULT_MISSING_NOTIFICATION:
+		return 2 * HOUR_MS + sla;
+	case LW_TRAFFIC_FAULT_CORRECTED_AFTER_NOTIFY:
+		return 3 * HOUR_MS + 2 * sla;
+	case LW_TRAFFIC_FAULT_ORPHAN_NOTIFICATION:
+		return HOUR_MS + c->orphan_grace_ms;
+	case LW_TRAFFIC_FAULT_SENT_BEFORE_FINAL:
+		return 2 * HOUR_MS + c->clock_skew_ms;
+	case LW_TRAFFIC_FAULT_SENT_AFTER_WITHDRAWAL:
+		return 5 * HOUR_MS + c->clock_skew_ms;
+	case LW_TRAFFIC_FAULT_VOLUME_SURGE:
+		/* the surge starts at the latest at the close of the bucket
+		 * holding the burst's last notification */
+		return 33 * MIN_MS + c->surge_bucket_ms;
+	default:
+		return -1;
+	}
+}
+
+/* Can kind be injected at t0? Enabled, enough specimens left for its
+ * group, and any due time it designs certainly before the end: before the
+ * newest event time generated so far, which the end cannot undercut. */
+static int kind_ok(const lw_traffic *t, int k, int64_t t0)
+{
+	const lw_traffic_config *c = &t->cfg;
+	uint64_t left = c->specimens - t->generated;
+	int64_t reach;
+	if (!(c->faults & (1u << k)))
+		return 0;
+	switch (k) {
+	case LW_TRAFFIC_FAULT_BATCH_FANOUT:
+		if (left < 1 + (uint64_t)c->fanout_min)
+			return 0;
+		break;
+	case LW_TRAFFIC_FAULT_RECORD_MISMATCH_SINGLE:
+		if (left < 2)
+			return 0;
+		break;
+	case LW_TRAFFIC_FAULT_FANIN:
+		if (!c->fanin_threshold || left < c->fanin_threshold + 1ULL)
+			return 0;
+		break;
+	case LW_TRAFFIC_FAULT_VOLUME_SURGE:
+		if (t->surge_done || !t->sm.on || left < c->surge_burst)
+			return 0;
+		break;
+	}
+	reach = fault_reach(t, k);
+	if (reach < 0)
+		return 1;
+	return t->max_gen != INT64_MIN &&
+	       t0 + reach <= t->max_gen - c->lateness_ms - 1 - BAND_LO_MS -
+				 REACH_SAFETY_MS;
+}
+
+/* Picks the next fault kind round-robin among those that can be injected
+ * now; -1 if none can. */
+static int next_fault(lw_traffic *t, int64_t t0)
+{
 	for (int i = 0; i < LW_TRAFFIC_FAULT_COUNT; i++) {
 		int k = (int)(t->fault_rr++ % LW_TRAFFIC_FAULT_COUNT);
-		if (k == LW_TRAFFIC_FAULT_BATCH_FANOUT &&
-		    left < 1 + (uint64_t)t->cfg.fanout_min)
-			continue;
-		if (k == LW_TRAFFIC_FAULT_RECORD_MISMATCH_SINGLE && left < 2)
-			continue;
-		return k;
+		if (kind_ok(t, k, t0))
+			return k;
 	}
-	return LW_TRAFFIC_FAULT_POS_TOLD_NEG;
+	return -1;
 }
 
 int lw_traffic_run(lw_traffic *t, lw_traffic_emit_cb emit, void *opaque,
 		   FILE *truth)
 {
 	const lw_traffic_config *c = &t->cfg;
+	int64_t h;
 
 	if (t->ran)
 		return -1;
@@ -1950,38 +3291,91 @@ int lw_traffic_run(lw_traffic *t, lw_traffic_emit_cb emit, void *opaque,
 	t->opaque = opaque;
 	t->truth = truth;
 	truth_printf(t,
-		     "# labwatch traffic truth v1\n"
+		     "# labwatch traffic truth v2\n"
 		     "# seed=%" PRIu64 " specimens=%" PRIu64
 		     " fault_rate=%g bad_rate=%g evolved_share=%g"
 		     " late_share=%g start_ms=%" PRId64 " gap_ms=%" PRId64
-		     " fanout=%d..%d\n"
-		     "# results_topic=%s notifications_topic=%s\n"
-		     "# ALERT\trule\tspecimen_id\tseverity\tresult_idx\t"
-		     "trigger_idx\n"
-		     "# DLQ\treason\tsource_topic\tkey|-\tidx\n",
+		     " fanout=%d..%d surge_burst=%u\n"
+		     "# results_topic=%s notifications_topic=%s\n",
 		     c->seed, c->specimens, c->fault_rate, c->bad_rate,
 		     c->evolved_share, c->late_share, c->start_ms, c->gap_ms,
-		     c->fanout_min, c->fanout_max, c->results_topic,
-		     c->notifications_topic);
+		     c->fanout_min, c->fanout_max, (unsigned)c->surge_burst,
+		     c->results_topic, c->notifications_topic);
+	truth_printf(t, "# faults=");
+	for (int k = 0, n = 0; k < LW_TRAFFIC_FAULT_COUNT; k++)
+		if (c->faults & (1u << k))
+			truth_printf(t, "%s%s", n++ ? "," : "", fault_names[k]);
+	truth_printf(t,
+		     "\n# clock.skew.ms=%" PRId64 " time.lateness.ms=%" PRId64
+		     " sla.critical.ms=%" PRId64 " sla.default.ms=%" PRId64
+		     " orphan.grace.ms=%" PRId64 " fanin.window.ms=%" PRId64
+		     " fanin.threshold=%u surge.bucket.ms=%" PRId64
+		     " surge.window.ms=%" PRId64 " surge.cap=%" PRIu64
+		     " surge.short.ms=%" PRId64 " surge.baseline.ms=%" PRId64
+		     " surge.factor=%g surge.min.count=%" PRIu64 "\n"
+		     "# ALERT\trule\tspecimen_id|-\tseverity\tresult_idx|-\t"
+		     "trigger_idx|-\t[due_ms]\n"
+		     "# DLQ\treason\tsource_topic\tkey|-\tidx\n",
+		     c->clock_skew_ms, c->lateness_ms, c->sla_critical_ms,
+		     c->sla_default_ms, c->orphan_grace_ms, c->fanin_window_ms,
+		     (unsigned)c->fanin_threshold, c->surge_bucket_ms,
+		     c->surge_window_ms, c->surge_cap, c->surge_short_ms,
+		     c->surge_baseline_ms, c->surge_factor, c->surge_min_count);
 
 	while (t->generated < c->specimens) {
 		int64_t t0 = t->clock;
-		struct spec *before = t->live.prev;
+		struct spec *before = t->live.prev, *first;
+		int kind = -1, groups;
 		if (emit_due(t, t0, 0))
 			return 1;
+		if (t->failed)
+			return -1;
 		if (rng_chance(&t->world, c->fault_rate))
-			gen_fault(t, t0, next_fault(t));
+			kind = next_fault(t, t0);
+		if (kind >= 0)
+			gen_fault(t, t0, kind);
 		else
 			gen_clean(t, t0);
 		/* the group's specimens were appended to the live list:
 		 * targets first, then X */
-		for (struct spec *s = before->next; s != &t->live; s = s->next)
+		first = before->next;
+		for (struct spec *s = first; s != &t->live; s = s->next)
 			if (spec_commit(t, s))
 				return -1;
+		if (c->fanin_threshold && first->next != &t->live) {
+			groups = group_fanin(t, first);
+			if (groups != (first->fg ? 1 : 0)) {
+				lw_log(LW_LOG_ERROR,
+				       "traffic: internal error: the group of "
+				       "%s fans in %d times",
+				       first->id, groups);
+				t->failed = 1;
+				return -1;
+			}
+		}
 		t->clock += rng_range(&t->world, 0, 2 * c->gap_ms);
 	}
 	if (emit_due(t, 0, 1))
 		return 1;
+	if (t->failed)
+		return -1;
+	h = t->max_event == INT64_MIN ? INT64_MIN
+				      : t->max_event - c->lateness_ms - 1;
+	if (h != INT64_MIN) {
+		if (t->sm.on)
+			sm_finish(t, h);
+		pend_flush(t, h - BAND_LO_MS);
+	}
+	if (t->npend) {
+		lw_log(
+		    LW_LOG_ERROR,
+		    "traffic: internal error: %zu truth blocks due at %" PRId64
+		    " or later, too close to the end of the stream (%" PRId64
+		    "); the truth would depend on when the processor stops",
+		    t->npend, t->pend_min, h);
+		t->failed = 1;
+		return -1;
+	}
 	truth_printf(t, "# complete messages=%" PRIu64 "\n", t->st.messages);
 	if (t->truth && ferror(t->truth)) {
 		lw_log(LW_LOG_ERROR, "traffic: writing the truth file failed");
@@ -2005,10 +3399,18 @@ void lw_traffic_destroy(lw_traffic *t)
 		wschema_free(&t->ws[i]);
 	if (t->writer)
 		avro_writer_free(t->writer);
+	for (size_t i = 0; i < t->npend; i++)
+		free(t->pend[i].text);
+	free(t->pend);
+	free(t->sb.p);
+	free(t->sm.cnt);
 	free(t->buf);
 	free(t->oversized);
 	free(t->heap);
 	free(t->nf);
 	free(t->distinct);
+	free(t->nseen);
+	free(t->nall);
+	free(t->pairs);
 	free(t);
 }
