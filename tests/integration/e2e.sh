@@ -2,7 +2,8 @@
 # e2e.sh BUILD_DIR: the whole pipeline once, without faults in the pipeline.
 #
 # A mock cluster; labwatch-gen writes a scenario (default 3000 specimens,
-# 5% faulty, 0.5% bad messages) to the input topics and its truth file;
+# 5% faulty with every fault kind, timer rules included, 0.5% bad
+# messages) to the input topics and its truth file;
 # labwatch consumes it; when the processor has consumed every input message
 # and its output stopped growing, it gets SIGTERM and must exit 0. Then:
 #   - (rule, specimen_id, max severity per alert_id) of the alerts topic
@@ -23,14 +24,15 @@ truth=$LW_TMP/truth.tsv
 
 lw_mock_start "${LW_PARTITIONS:-4}"
 lw_gen gen --truth "$truth" --specimens "${LW_SPECIMENS:-3000}" --seed "${LW_SEED:-7}" \
-	--fault-rate "${LW_FAULT_RATE:-0.05}" --bad-rate "${LW_BAD_RATE:-0.005}"
+	--fault-rate "${LW_FAULT_RATE:-0.05}" --bad-rate "${LW_BAD_RATE:-0.005}" $(lw_gen_rule_args)
+LW_TRUTH_FILE=$truth
 lw_truth_summary "$truth"
 produced=$(lw_input_count)
 lw_log "input topics hold $produced messages"
 ((produced > 0)) || lw_die "labwatch-gen produced nothing"
 
 lw_spawn labwatch "$LW_LABWATCH" run -b "$LW_BOOTSTRAP" -g lw-e2e \
-	-X commit.interval.ms=500 -X stats.interval.ms=1000 ${LW_LABWATCH_ARGS:-}
+	-X commit.interval.ms=500 -X stats.interval.ms=1000 $(lw_labwatch_rule_args) ${LW_LABWATCH_ARGS:-}
 pid=$LW_PID
 lw_wait_settled "$pid" labwatch "$produced" 100 2 "$truth" ||
 	lw_fail "the processor did not finish the input in time"

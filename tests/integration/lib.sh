@@ -30,6 +30,24 @@
 set -u -o pipefail
 export LC_ALL=C
 
+# Every rule the generator can inject with --faults all.
+LW_TIMER_RULES="MISSING_NOTIFICATION CORRECTED_AFTER_NOTIFY ORPHAN_NOTIFICATION SENT_BEFORE_FINAL SENT_AFTER_WITHDRAWAL FANIN VOLUME_SURGE"
+# The settings under which they come due within a test-sized run, given
+# to the generator (-P) and to labwatch (-X) alike, and the generator
+# flags that inject them (labwatch-gen --help, processor/traffic.h).
+LW_RULE_PROPS="sla.critical.ms=600000 sla.default.ms=1800000 orphan.grace.ms=600000 surge.window.ms=300000 surge.cap=250"
+lw_gen_rule_args() {
+	local kv
+	printf '%s\n' --faults all
+	for kv in $LW_RULE_PROPS; do printf '%s\n' -P "$kv"; done
+}
+lw_labwatch_rule_args() {
+	local kv
+	for kv in $LW_RULE_PROPS; do printf '%s\n' -X "$kv"; done
+	# the last timers come due once the input is idle: do not wait 30 s
+	printf '%s\n' -X time.idle.timeout.ms=1000
+}
+
 LW_PIDS=""
 LW_FAILED=0
 LW_TMP=""
@@ -274,15 +292,30 @@ lw_alert_set() {
 	lw_alert_set_per_id "$1" | sort -u
 }
 
+# A VOLUME_SURGE alert has specimen_id "": the truth writes "-". A FANIN
+# alert names the specimen of the earliest notification in its window,
+# which in live mode depends on arrival order: the truth's
+# "# FANIN_ACCEPT <X> <sid>,..." lines (LW_TRUTH_FILE, when set) map any
+# accepted specimen back to X.
 lw_alert_set_per_id() {
 	awk -F'\t' '
 		BEGIN { rank["CRITICAL"] = 0; rank["HIGH"] = 1; rank["WARNING"] = 2; rank["INFO"] = 3 }
+		FILENAME != dump {
+			if ($1 ~ /^# FANIN_ACCEPT/) {
+				split($1, h, " "); x = (NF >= 2) ? $2 : h[3]; l = (NF >= 3) ? $3 : h[4]
+				n = split(l, ids, ","); for (i = 1; i <= n; i++) acc[ids[i]] = x
+			}
+			next
+		}
 		$1 == "ALERT" {
+			spec = $3
+			if (spec == "") spec = "-"
+			if ($2 == "FANIN" && (spec in acc)) spec = acc[spec]
 			r = ($4 in rank) ? rank[$4] : 9
 			if (!($5 in best) || r < best[$5]) { best[$5] = r; sev[$5] = $4 }
-			what[$5] = $2 "\t" $3
+			what[$5] = $2 "\t" spec
 		}
-		END { for (a in best) print what[a] "\t" sev[a] }' "$1"
+		END { for (a in best) print what[a] "\t" sev[a] }' dump="$1" ${LW_TRUTH_FILE:+"$LW_TRUTH_FILE"} "$1"
 }
 
 lw_truth_alert_set() {
@@ -361,7 +394,7 @@ lw_truth_summary() {
 	awk -F'\t' '$1 == "ALERT" { n[$2 " " $4]++ } END { for (k in n) print "    ALERT " k ": " n[k] }' "$1" | sort
 	awk -F'\t' '$1 == "DLQ" { n[$2 " " $3]++ } END { for (k in n) print "    DLQ " k ": " n[k] }' "$1" | sort
 	(($(grep -c '^ALERT' "$1") > 0)) || lw_fail "truth has no ALERT line: the scenario tests nothing"
-	for r in ${LW_RULES-RESULT_MISMATCH STALE_VERSION WRONG_RECIPIENT FANOUT RECORD_MISMATCH}; do
+	for r in ${LW_RULES-RESULT_MISMATCH STALE_VERSION WRONG_RECIPIENT FANOUT RECORD_MISMATCH $LW_TIMER_RULES}; do
 		n=$(awk -F'\t' -v r="$r" '$1 == "ALERT" && $2 == r' "$1" | wc -l)
 		((n > 0)) || lw_fail "truth has no ALERT line for rule $r: the scenario does not test it"
 	done
@@ -418,8 +451,8 @@ lw_compare_all() {
 lw_alerts_present() {
 	local d=$LW_TMP/cmp
 	mkdir -p "$d"
-	awk -F'\t' -v k="$3" '$1 == "ALERT" && $6 < k { print $2 "\t" $3 }' "$1" | sort -u >"$d/present.expected"
-	awk -F'\t' '$1 == "ALERT" { print $2 "\t" $3 }' "$2" | sort -u >"$d/present.actual"
+	awk -F'\t' -v k="$3" '$1 == "ALERT" && $6 != "-" && $6 < k { print $2 "\t" $3 }' "$1" | sort -u >"$d/present.expected"
+	lw_alert_set_per_id "$2" | cut -f1,2 | sort -u >"$d/present.actual"
 	[ -z "$(comm -23 "$d/present.expected" "$d/present.actual")" ]
 }
 

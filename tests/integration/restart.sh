@@ -21,21 +21,28 @@ lw_init "${1:-}" 160
 truth=$LW_TMP/truth.tsv
 group=lw-restart
 genargs=(--specimens "${LW_SPECIMENS:-3000}" --seed "${LW_SEED:-11}"
-	--fault-rate "${LW_FAULT_RATE:-0.05}" --bad-rate "${LW_BAD_RATE:-0.005}")
+	--fault-rate "${LW_FAULT_RATE:-0.05}" --bad-rate "${LW_BAD_RATE:-0.005}"
+	$(lw_gen_rule_args))
 
 lw_mock_start "${LW_PARTITIONS:-4}"
 
 # The truth covers the whole scenario whatever --from/--to say; a first run
-# without -b writes only it, and K = half of its "# complete messages=N"
-# (or, without that line, of the highest index it mentions).
+# without -b writes only it ("# complete messages=N", or without that line,
+# the highest index it mentions, gives the total).
 lw_gen truth-only --truth "$truth" "${genargs[@]}"
+LW_TRUTH_FILE=$truth
 lw_truth_summary "$truth"
 total=$(sed -n 's/^# complete messages=\([0-9]*\).*/\1/p' "$truth" | head -n 1)
 if [ -z "$total" ]; then
-	total=$(awk -F'\t' '$1 == "ALERT" && $6 > m { m = $6 } $1 == "DLQ" && $5 > m { m = $5 } END { print m + 1 }' "$truth")
+	total=$(awk -F'\t' '$1 == "ALERT" && $6 != "-" && $6 > m { m = $6 } $1 == "DLQ" && $5 > m { m = $5 } END { print m + 1 }' "$truth")
 fi
-K=$((total / 2))
-straddle=$(awk -F'\t' -v k="$K" '$1 == "ALERT" && $5 < k && $6 >= k' "$truth" | wc -l)
+# K: the crash point in the middle third covered by the most incidents whose
+# result comes before it and whose trigger comes at or after it (those
+# need the restored state), so that restoring is really tested.
+K=$(awk -F'\t' -v lo=$((total / 3)) -v hi=$((2 * total / 3)) '
+	$1 == "ALERT" && $5 != "-" && $6 != "-" && $6 > $5 { for (k = $5 + 1; k <= $6; k++) c[k]++ }
+	END { best = int((lo + hi) / 2); for (k = lo; k <= hi; k++) if (c[k] > c[best]) best = k; print best }' "$truth")
+straddle=$(awk -F'\t' -v k="$K" '$1 == "ALERT" && $5 != "-" && $6 != "-" && $5 < k && $6 >= k' "$truth" | wc -l)
 lw_log "scenario of $total messages, split at K=$K: $straddle incidents have result_idx < K <= trigger_idx"
 ((straddle >= 3)) || lw_fail "fewer than 3 incidents straddle the crash: the test would not test restoring"
 
@@ -45,13 +52,13 @@ cmp -s "$truth" "$LW_TMP/truth1.tsv" || lw_fail "the truth changed between runs 
 produced1=$(lw_input_count)
 lw_log "phase 1: input topics hold $produced1 messages (want $K)"
 ((produced1 == K)) || lw_fail "labwatch-gen --from 0 --to $K produced $produced1 messages"
-want1=$(awk -F'\t' -v k="$K" '$1 == "ALERT" && $6 < k { print $2 "\t" $3 }' "$truth" | sort -u | wc -l)
+want1=$(awk -F'\t' -v k="$K" '$1 == "ALERT" && $6 != "-" && $6 < k { print $2 "\t" $3 }' "$truth" | sort -u | wc -l)
 
 # A short session timeout: after the SIGKILL the group coordinator holds
 # the dead member's partitions until its session expires (45 s by default).
 lwargs=(-b "$LW_BOOTSTRAP" -g "$group" -X commit.interval.ms=200 -X stats.interval.ms=500
 	-X consumer.session.timeout.ms=6000 -X consumer.heartbeat.interval.ms=500
-	${LW_LABWATCH_ARGS:-})
+	$(lw_labwatch_rule_args) ${LW_LABWATCH_ARGS:-})
 lw_spawn labwatch1 "$LW_LABWATCH" run "${lwargs[@]}"
 pid=$LW_PID
 end=$((SECONDS + $(lw_cap 60)))
@@ -112,7 +119,7 @@ lw_dump "$LW_TMP/final.tsv" 1500 || lw_fail "final dump of the output topics fai
 lw_compare_all "$truth" "$LW_TMP/final.tsv"
 
 # The incidents that need the restored state, on their own.
-awk -F'\t' -v k="$K" '$1 == "ALERT" && $5 < k && $6 >= k { print $2 "\t" $3 "\t" $4 }' "$truth" |
+awk -F'\t' -v k="$K" '$1 == "ALERT" && $5 != "-" && $6 != "-" && $5 < k && $6 >= k { print $2 "\t" $3 "\t" $4 }' "$truth" |
 	sort -u >"$LW_TMP/cmp/straddle.expected"
 got=$(comm -12 "$LW_TMP/cmp/straddle.expected" "$LW_TMP/cmp/alerts.actual" | wc -l)
 lw_log "incidents across the crash alerted: $got of $(wc -l <"$LW_TMP/cmp/straddle.expected")"

@@ -20,7 +20,8 @@ vglog=$LW_TMP/valgrind.log
 
 lw_mock_start "${LW_PARTITIONS:-2}"
 lw_gen gen --truth "$truth" --specimens "${LW_SPECIMENS:-300}" --seed "${LW_SEED:-5}" \
-	--fault-rate "${LW_FAULT_RATE:-0.1}" --bad-rate "${LW_BAD_RATE:-0.02}"
+	--fault-rate "${LW_FAULT_RATE:-0.1}" --bad-rate "${LW_BAD_RATE:-0.02}" $(lw_gen_rule_args)
+LW_TRUTH_FILE=$truth
 # A small scenario need not hit every rule; some alerts and dead letters
 # are enough for memcheck to walk the paths that exist.
 LW_RULES="" lw_truth_summary "$truth"
@@ -32,7 +33,7 @@ lw_spawn labwatch valgrind --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite --soname-synonyms=somalloc=*jemalloc* \
 	--log-file="$vglog" \
 	"$LW_LABWATCH" run -b "$LW_BOOTSTRAP" -g lw-valgrind \
-	-X commit.interval.ms=500 -X stats.interval.ms=1000 ${LW_LABWATCH_ARGS:-}
+	-X commit.interval.ms=500 -X stats.interval.ms=1000 $(lw_labwatch_rule_args) ${LW_LABWATCH_ARGS:-}
 pid=$LW_PID
 lw_wait_settled "$pid" labwatch "$produced" 110 2 "$truth" ||
 	lw_fail "the processor (under valgrind) did not finish the input in time"
