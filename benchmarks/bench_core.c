@@ -77,7 +77,7 @@ static void on_alert(void *opaque, const lw_alert *a, const lw_msg *cause)
 	if (!r->record)
 		return;
 	snprintf(line, sizeof line, "%s\t%s", lw_rule_name(a->rule),
-		 a->specimen_id);
+		 a->specimen_id[0] ? a->specimen_id : "-");
 	if (r->nseen == r->capseen) {
 		r->capseen = r->capseen ? r->capseen * 2 : 1024;
 		r->seen = lw_xrealloc(r->seen, r->capseen * sizeof *r->seen);
@@ -240,6 +240,9 @@ static void pass_core(run *r, const lw_registry *reg, uint64_t expected,
 	lw_engine *e;
 	lw_engine_config_defaults(&ec);
 	ec.state.expected_specimens = expected;
+	/* From memory there is no wall clock to speak of: event time only,
+	 * as in replay, so timers and surges fire as the input says. */
+	ec.clock.idle_timeout_ms = 0;
 	e = lw_engine_new(&ec, reg, &cb);
 	for (size_t i = 0; i < r->n; i++) {
 		lw_msg m = {r->v[i].topic,

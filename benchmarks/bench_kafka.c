@@ -313,6 +313,8 @@ static void handle_alert(bench *b, const rd_kafka_message_t *m, int64_t now_us)
 		if (!avro_value_read(b->reader, &b->value)) {
 			rule = get_str(&b->value, "rule");
 			sid = get_str(&b->value, "specimen_id");
+			if (sid && !*sid)
+				sid = "-"; /* VOLUME_SURGE: the truth's "-" */
 			if (!avro_value_get_by_name(&b->value, "revision", &f,
 						    NULL))
 				avro_value_get_int(&f, &revision);
