@@ -9,6 +9,7 @@
  * reused storage owned by the module. */
 #include "fanin.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ typedef struct pair {
 	int64_t offset;
 	int32_t partition;
 	uint32_t sid_off; /* sid = nid + sid_off */
+	uint32_t ids_len; /* bytes of the block */
 	char *nid;	  /* "notification ID\0specimen ID\0", one block */
 } pair;
 
@@ -77,7 +79,7 @@ lw_fanin *lw_fanin_new(const lw_fanin_config *cfg)
 
 static size_t pair_bytes(const pair *p)
 {
-	return p->sid_off + strlen(SID(p)) + 1; /* the array is counted apart */
+	return p->ids_len; /* the array is counted apart */
 }
 
 static void pair_free(lw_fanin *f, pair *p)
@@ -147,7 +149,12 @@ static rent *get(lw_fanin *f, uint64_t recipient)
 		grow(f);
 		pp = &f->b[recipient & (f->nb - 1)];
 	}
-	r = lw_xcalloc(1, sizeof *r);
+	r = lw_xmalloc(sizeof *r);
+	memset(r, 0, offsetof(rent, one)); /* `one` is written before use */
+	r->n = r->cap = 0;
+	r->alerted_patients = r->revision = 0;
+	r->episode_start = 0;
+	r->episode_sid = NULL;
 	r->recipient = recipient;
 	r->newest = INT64_MIN;
 	r->next = *pp;
@@ -170,6 +177,7 @@ static void set_pair(lw_fanin *f, pair *p, const lw_fanin_pair *in)
 		memcpy(p->nid, in->notification_id, a);
 		memcpy(p->nid + a, in->specimen_id, b);
 		p->sid_off = (uint32_t)a;
+		p->ids_len = (uint32_t)(a + b);
 	}
 	f->st.bytes += pair_bytes(p);
 	f->st.pairs++;

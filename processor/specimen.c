@@ -68,6 +68,8 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	if (!s->patient_key) {
 		s->patient_key =
 		    lw_xstrndup(ev->patient_key.p, ev->patient_key.len);
+		s->patient_hash = lw_specimen_key_hash(ev->patient_key.p,
+						       ev->patient_key.len);
 		s->bytes += ev->patient_key.len + 1;
 	}
 	/* A withdrawn result (CANCELLED, or ENTERED_IN_ERROR: HL7's "wrong

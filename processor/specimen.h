@@ -60,6 +60,8 @@ typedef struct lw_emitted {
 typedef struct lw_specimen {
 	char *id;
 	char *patient_key; /* NULL until a result arrives */
+	uint64_t
+	    patient_hash; /* lw_specimen_key_hash(patient_key), 0 if none */
 	lw_result_rec *results;
 	lw_notif_rec *notifs;
 	uint64_t *contacts;
