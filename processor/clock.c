@@ -118,11 +118,22 @@ int64_t lw_clock_advance(lw_clock *c, int64_t wall_ms)
 	} else {
 		for (int i = 0; i < c->n; i++) {
 			const source *s = &c->v[i];
-			if (idle(c, s, wall_ms))
-				continue;
-			active = 1;
-			if (mark(c, s->max_event) < cand)
-				cand = mark(c, s->max_event);
+			int64_t m = mark(c, s->max_event);
+			if (idle(c, s, wall_ms)) {
+				/* A silent partition may only have a backlog
+				 * not fetched yet: it still holds time back,
+				 * but its watermark goes on with the wall
+				 * clock from its own newest event. One that
+				 * never delivered has no time to hold. */
+				if (s->max_event == LW_TIME_NONE)
+					continue;
+				m += wall_ms - s->last_wall -
+				     c->cfg.idle_timeout_ms;
+			} else {
+				active = 1;
+			}
+			if (m < cand)
+				cand = m;
 		}
 		if (!active) {
 			/* Everything idle: time goes on with the wall clock

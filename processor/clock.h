@@ -9,10 +9,14 @@
  * backwards.
  *
  * Live mode (idle_timeout_ms > 0): a source that delivered nothing for
- * idle_timeout_ms of wall-clock time stops holding time back; a source
- * assigned but silent since is treated the same. When every source is idle
- * the stream time goes on with the wall clock from the newest event time
- * seen (less the lateness), so timers still fire when nothing arrives.
+ * idle_timeout_ms of wall-clock time is idle. While other sources deliver,
+ * an idle source's watermark goes on with the wall clock from its own
+ * newest event (it may have a backlog that has simply not been fetched
+ * yet: excluding it would let the busy partitions' event times run
+ * ahead and fire timers early); a source assigned but silent since holds
+ * nothing. When every source is idle the stream time goes on with the wall
+ * clock from the newest event time seen (less the lateness), so timers
+ * still fire when nothing arrives.
  * Replay mode (idle_timeout_ms = 0): the wall clock is never read and only
  * event time moves time.
  *

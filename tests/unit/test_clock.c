@@ -137,18 +137,39 @@ Test(clock, assigned_silent_source_holds_time_until_idle)
 	cr_assert_eq(adv(33000), 144999);
 }
 
-Test(clock, idle_sources_are_excluded)
+/* A silent partition may have a backlog not fetched yet: while another
+ * partition delivers, it holds time back, its watermark going on with the
+ * wall clock from its own newest event (clock.h). */
+Test(clock, idle_source_follows_the_wall_clock_from_its_own_events)
 {
 	make(5000, 30000);
 	obs(R, 0, 100000, 0);
 	obs(R, 1, 500000, 20000);
 	cr_assert_eq(adv(20000), 94999);
 	cr_assert_eq(adv(29999), 94999);
-	cr_assert_eq(adv(30000), 494999, "partition 0 silent for 30 s");
-	/* partition 0 delivers again: it counts again, but time stays */
-	obs(R, 0, 120000, 30001);
-	cr_assert_eq(adv(30001), 494999);
+	cr_assert_eq(adv(30000), 94999, "partition 0 idle: from its own");
+	cr_assert_eq(adv(40000), 104999, "... with the wall clock");
+	/* partition 0 delivers again: it counts as it is, time stays */
+	obs(R, 0, 120000, 40001);
+	cr_assert_eq(adv(40001), 114999);
+	cr_assert_eq(adv(45000), 114999);
+	/* both idle: from the newest event time seen */
+	cr_assert_eq(adv(70001), 494999);
 	cr_assert_eq(lw_clock_now(c), 494999);
+}
+
+/* The race this guards against: partition 1 is read to its end in one
+ * fetch while partition 0's backlog waits for the next one. */
+Test(clock, an_unfetched_backlog_is_not_skipped)
+{
+	make(5000, 1000);
+	obs(R, 0, 100000, 0);
+	obs(R, 1, 100000, 0);
+	cr_assert_eq(adv(5000), 94999 + 4000, "all idle");
+	/* new data: partition 1 delivers hours ahead at once */
+	obs(R, 1, 100000 + 17 * 3600000LL, 6000);
+	cr_assert_eq(adv(6000), 94999 + 5000,
+		     "partition 0 still holds time near its own events");
 }
 
 /* Everything idle: the stream time goes on with the wall clock from the
