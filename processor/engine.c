@@ -566,9 +566,15 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 	}
 	if (created && added <= 0)
 		schedule(e, s, INT64_MAX);
-	if (!replay_mode(e))
+	/* Live: the stream time moves per batch (lw_engine_tick); what the
+	 * tick's budget left due is worked off a little per message, so a
+	 * burst of expiries keeps pace with the input. */
+	if (!replay_mode(e) && !lw_state_caught_up(e->state)) {
 		lw_state_advance(e->state, lw_clock_now(e->clock),
 				 e->cfg.timer_budget, on_due, e);
+		if (lw_state_caught_up(e->state))
+			e->settled_wm = lw_clock_now(e->clock);
+	}
 	lw_state_evict(e->state, e->cfg.evict_budget);
 }
 
