@@ -293,9 +293,16 @@ int lw_fanin_add(lw_fanin *f, const lw_fanin_pair *in, lw_alert *a)
 	}
 	if (in->sent_at > r->newest)
 		r->newest = in->sent_at;
-	n = window_pairs(f, r);
+	/* Count first; order (a sort) only for an alert. A recipient with
+	 * one patient, nearly all of them, stops here. */
+	if (r->n <= f->cfg.threshold || r->n <= r->alerted_patients)
+		return 0;
+	n = 0;
+	for (uint32_t i = 0; i < r->n; i++)
+		n += in_window(f, r, &r->p[i]);
 	if (n <= f->cfg.threshold || n <= r->alerted_patients)
 		return 0;
+	n = window_pairs(f, r);
 	if (!r->alerted_patients) {
 		r->episode_start = f->order[0]->sent_at;
 		r->episode_sid = lw_xstrdup(SID(f->order[0]));
