@@ -19,8 +19,16 @@
  * benchmarks). The cost: input retention must exceed state.ttl.ms, and a
  * restart re-reads up to a TTL's worth of input.
  *
+ * Timer alerts (timer rules, surges) have no cause event to hold. They are
+ * counted in flight instead, and commits carry, besides "need", the stream
+ * time by which every timer had run and every timer alert was acknowledged
+ * ("wm"); after a restart the engine does not re-send timer alerts due by
+ * the lowest wm of the assigned partitions. Each assigned partition is a
+ * watermark source for the engine's clock.
+ *
  * Housekeeping per loop pass is bounded: a slice of the sweep over state
- * (for the need offsets), a few expiries, and time-gated commits and stats. */
+ * (for the need offsets), the stream time and a budget of due timers, and
+ * time-gated commits and stats. */
 #include "processor.h"
 
 #include <librdkafka/rdkafka.h>
