@@ -28,6 +28,8 @@
 #include "log.h"
 #include "xmalloc.h"
 
+#define FANIN_SWEEP_PER_EVENT 8 /* fan-in entries visited per applied event */
+
 struct lw_engine {
 	lw_engine_config cfg;
 	lw_engine_callbacks cb;
@@ -563,6 +565,11 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 		else if (s->patient_key && !had_patient)
 			for (uint32_t i = 0; i < s->nnotifs; i++)
 				fanin_add(e, s, i, m);
+		/* Each applied event adds at most a few fan-in entries; the
+		 * expiry sweep visits a few more, so the table cannot outgrow
+		 * its window however fast the input comes. */
+		lw_fanin_expire(e->fanin, lw_clock_now(e->clock),
+				FANIN_SWEEP_PER_EVENT);
 	}
 	if (created && added <= 0)
 		schedule(e, s, INT64_MAX);
@@ -597,6 +604,10 @@ void lw_engine_tick(lw_engine *e, size_t budget)
 	if (!replay_mode(e))
 		lw_clock_advance(e->clock, e->cfg.wall_ms());
 	run_timers(e, budget);
+	/* Growth the timers found goes out now, before a commit can call
+	 * their due time delivered (replay flushes once, at its end). */
+	if (!replay_mode(e))
+		lw_engine_flush(e);
 }
 
 void lw_engine_housekeeping(lw_engine *e, size_t budget)
