@@ -3,11 +3,11 @@
  * Design: a ring of bucket slots covers the longest look-back plus the
  * horizon ahead; a slot remembers which bucket it holds, so a stale slot is
  * recognised and reset rather than mis-counted. Window counts are summed
- * from the ring at each close (at most window/bucket slots, 1,440 with the
- * defaults, once per minute of event time). When the stream time jumps past
- * every bucket with data, closing skips straight to it. Batch IDs are
- * copied into the slot (at most LW_SURGE_BATCHES per bucket) and freed when
- * the slot is reused. */
+ * incrementally: each close moves three running sums by one bucket, and a
+ * late notification in a closed bucket joins the sums it falls in. When the
+ * stream time jumps past every bucket with data, closing skips straight to it.
+ * Batch IDs are copied into the slot (at most LW_SURGE_BATCHES per bucket) and
+ * freed when the slot is reused. */
 #include "surge.h"
 
 #include <stdio.h>
@@ -46,6 +46,11 @@ struct lw_surge {
 	int64_t ahead;	    /* buckets ahead of the next close kept */
 	int64_t next_close; /* bucket to close next; UNSET before any */
 	int64_t lo, hi;	    /* lowest and highest bucket ever counted */
+	int64_t w, sn, bn;  /* the windows in buckets */
+	int64_t sums_at;    /* the sums below hold for windows ending here */
+	uint64_t wsum;	    /* [sums_at - w + 1, sums_at] */
+	uint64_t ssum;	    /* [sums_at - sn + 1, sums_at] */
+	uint64_t bsum;	    /* [sums_at - sn - bn + 1, sums_at - sn] */
 	int active;
 	int64_t start;
 	lw_surge_stats st;
@@ -93,6 +98,10 @@ lw_surge *lw_surge_new(const lw_surge_config *cfg)
 	for (int64_t i = 0; i < s->nring; i++)
 		s->ring[i].bucket = UNSET;
 	s->next_close = s->lo = s->hi = UNSET;
+	s->w = nb(s, s->cfg.window_ms);
+	s->sn = nb(s, s->cfg.short_ms);
+	s->bn = nb(s, s->cfg.baseline_ms);
+	s->sums_at = UNSET;
 	return s;
 }
 
@@ -144,6 +153,16 @@ void lw_surge_add(lw_surge *s, int64_t sent_at, const char *batch_id,
 		slot_reset(s, sl, b);
 	sl->count++;
 	s->st.counted++;
+	/* A late one in a closed bucket joins the running sums it is in. */
+	if (s->sums_at != UNSET && b <= s->sums_at) {
+		int64_t L = s->sums_at;
+		if (b > L - s->w)
+			s->wsum++;
+		if (b > L - s->sn)
+			s->ssum++;
+		else if (b > L - s->sn - s->bn)
+			s->bsum++;
+	}
 	if (s->lo == UNSET || b < s->lo)
 		s->lo = b;
 	if (s->hi == UNSET || b > s->hi)
@@ -191,6 +210,28 @@ static int64_t next_data(const lw_surge *s, int64_t from, int64_t limit)
 			best = b;
 	}
 	return best;
+}
+
+static uint64_t count_of(lw_surge *s, int64_t b)
+{
+	const slot *sl = slot_of(s, b);
+	return sl->bucket == b ? sl->count : 0;
+}
+
+/* Moves the running window sums to windows ending at b: one step from b - 1,
+ * else from scratch (after a skip or at the first close). */
+static void sums_to(lw_surge *s, int64_t b)
+{
+	if (s->sums_at != b - 1) {
+		int64_t L = b - 1;
+		s->wsum = sum(s, L - s->w + 1, L);
+		s->ssum = sum(s, L - s->sn + 1, L);
+		s->bsum = sum(s, L - s->sn - s->bn + 1, L - s->sn);
+	}
+	s->wsum += count_of(s, b) - count_of(s, b - s->w);
+	s->ssum += count_of(s, b) - count_of(s, b - s->sn);
+	s->bsum += count_of(s, b - s->sn) - count_of(s, b - s->sn - s->bn);
+	s->sums_at = b;
 }
 
 static int cmp_agg_h(const void *x, const void *y)
@@ -276,18 +317,17 @@ static void fire_alert(lw_surge *s, int64_t b, int cap_hit, uint64_t count,
 static void close_bucket(lw_surge *s, int64_t b, lw_surge_fire_fn fire,
 			 void *opaque)
 {
-	int64_t w = nb(s, s->cfg.window_ms), sn = nb(s, s->cfg.short_ms),
-		bn = nb(s, s->cfg.baseline_ms);
+	int64_t w = s->w, sn = s->sn, bn = s->bn;
 	uint64_t wc = 0, sc = 0, limit = 0;
 	int cap_hit = 0, base_hit = 0;
+	sums_to(s, b);
 	if (s->cfg.cap) {
-		wc = sum(s, b - w + 1, b);
+		wc = s->wsum;
 		cap_hit = wc > s->cfg.cap;
 	}
 	if (!cap_hit && s->cfg.factor > 0 && s->lo <= b - sn - bn + 1) {
-		uint64_t base = sum(s, b - sn - bn + 1, b - sn);
-		double mean = (double)base * (double)sn / (double)bn;
-		sc = sum(s, b - sn + 1, b);
+		double mean = (double)s->bsum * (double)sn / (double)bn;
+		sc = s->ssum;
 		base_hit =
 		    sc >= s->cfg.min_count && (double)sc > s->cfg.factor * mean;
 		limit = (uint64_t)(s->cfg.factor * mean);
@@ -331,7 +371,7 @@ size_t lw_surge_advance(lw_surge *s, int64_t now, lw_surge_fire_fn fire,
 		s->next_close++;
 		closed++;
 		if (!s->active && s->next_close < target &&
-		    sum(s, s->next_close - s->back, s->next_close - 1) == 0)
+		    (s->back == s->w ? s->wsum : s->ssum + s->bsum) == 0)
 			s->next_close = next_data(s, s->next_close, target);
 	}
 	return closed;
