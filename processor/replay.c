@@ -91,6 +91,27 @@ static int topic_of(const replay *r, const char *name)
 	return -1;
 }
 
+/* The user's librdkafka properties for one side ("consumer" or
+ * "producer"): bare ones and that side's prefixed ones; bootstrap.servers
+ * is set by the caller. */
+static int pass_through(rd_kafka_conf_t *conf, const lw_config *cfg,
+			const char *side, char *err, size_t errsz)
+{
+	size_t n = strlen(side);
+	for (int i = 0; i < cfg->rk_n; i++) {
+		const char *k = cfg->rk_keys[i];
+		int mine = strncmp(k, side, n) == 0 && k[n] == '.';
+		int other = !mine && (strncmp(k, "consumer.", 9) == 0 ||
+				      strncmp(k, "producer.", 9) == 0);
+		if (other || strcmp(k, "bootstrap.servers") == 0)
+			continue;
+		if (rd_kafka_conf_set(conf, mine ? k + n + 1 : k,
+				      cfg->rk_vals[i], err, errsz))
+			return -1;
+	}
+	return 0;
+}
+
 static int load_file(replay *r, const char *path, char *err, size_t errsz)
 {
 	lw_dump_reader *d = lw_dump_reader_open(path, err, errsz);
@@ -180,18 +201,10 @@ static int load_kafka(replay *r, const char *brokers, char *err, size_t errsz)
 		rd_kafka_conf_destroy(conf);
 		return -1;
 	}
-	for (int i = 0; i < r->cfg->rk_n; i++)
-		if (strncmp(r->cfg->rk_keys[i], "producer.", 9) &&
-		    strcmp(r->cfg->rk_keys[i], "bootstrap.servers") &&
-		    rd_kafka_conf_set(
-			conf,
-			strncmp(r->cfg->rk_keys[i], "consumer.", 9) == 0
-			    ? r->cfg->rk_keys[i] + 9
-			    : r->cfg->rk_keys[i],
-			r->cfg->rk_vals[i], err, errsz)) {
-			rd_kafka_conf_destroy(conf);
-			return -1;
-		}
+	if (pass_through(conf, r->cfg, "consumer", err, errsz)) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errsz);
 	if (!rk) {
 		rd_kafka_conf_destroy(conf);
@@ -356,18 +369,10 @@ static int produce_alerts(replay *r, const char *brokers, char *err,
 		rd_kafka_conf_destroy(conf);
 		return -1;
 	}
-	for (int i = 0; i < r->cfg->rk_n; i++)
-		if (strncmp(r->cfg->rk_keys[i], "consumer.", 9) &&
-		    strcmp(r->cfg->rk_keys[i], "bootstrap.servers") &&
-		    rd_kafka_conf_set(
-			conf,
-			strncmp(r->cfg->rk_keys[i], "producer.", 9) == 0
-			    ? r->cfg->rk_keys[i] + 9
-			    : r->cfg->rk_keys[i],
-			r->cfg->rk_vals[i], err, errsz)) {
-			rd_kafka_conf_destroy(conf);
-			return -1;
-		}
+	if (pass_through(conf, r->cfg, "producer", err, errsz)) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errsz);
 	if (!rk) {
 		rd_kafka_conf_destroy(conf);
