@@ -414,6 +414,15 @@ static int told_final(const lw_specimen *s, const lw_notif_rec *n, int64_t skew)
 	return 0;
 }
 
+/* Did notification i tell somebody an earlier final version, before the
+ * version recorded at rec? (CORRECTED_AFTER_NOTIFY's "prior" message.) */
+static int told_before(const lw_specimen *s, uint32_t i, int64_t rec,
+		       int64_t skew)
+{
+	return s->notifs[i].sent_at < rec - skew &&
+	       told_final(s, &s->notifs[i], skew);
+}
+
 static void rule_notify_sla(const lw_specimen *s, const lw_codes *codes,
 			    const lw_rules_config *cfg, int64_t now,
 			    lw_incident_list *l)
@@ -449,16 +458,14 @@ static void rule_notify_sla(const lw_specimen *s, const lw_codes *codes,
 			continue;
 		}
 		for (uint32_t i = 0; i < s->nnotifs && !prior; i++)
-			prior = s->notifs[i].sent_at < rec - skew &&
-				told_final(s, &s->notifs[i], skew);
+			prior = told_before(s, i, rec, skew);
 		if (prior) {
 			lw_incident *inc = new_incident(
 			    l, LW_RULE_CORRECTED_AFTER_NOTIFY, LW_SEV_HIGH);
 			inc->ref = (int32_t)r;
 			inc->due = due;
 			for (uint32_t i = 0; i < s->nnotifs; i++)
-				if (s->notifs[i].sent_at < rec - skew &&
-				    told_final(s, &s->notifs[i], skew))
+				if (told_before(s, i, rec, skew))
 					add_member(l, inc, s, i);
 			finish(l, inc, s);
 		} else if (missing < 0 ||
