@@ -1,12 +1,14 @@
 /* alert: building an alert from an incident, and writing it as Avro or JSON.
  *
  * Design: the builder copies nothing but evidence coordinates; strings stay
- * views into the specimen record. Evidence lists the reference result first,
- * then the member notifications in arrival order, capped at max_evidence
- * (the rest are counted in evidence_omitted, so the record stays under any
- * broker's message size even for a mailing to thousands). The Avro writer
- * is hand-written against our own schema (field order below must match
- * schemas/MismatchAlert.avsc; tests decode it with Avro C to prove it). */
+ * views into the specimen record, except IDs the record keeps packed
+ * (UUIDs), which are unpacked into the builder's fixed room. Evidence lists the
+ * reference result first, then the member notifications in arrival order,
+ * capped at max_evidence (the rest are counted in evidence_omitted, so the
+ * record stays under any broker's message size even for a mailing to
+ * thousands). The Avro writer is hand-written against our own schema (field
+ * order below must match schemas/MismatchAlert.avsc; tests decode it with Avro
+ * C to prove it). */
 #include "alert.h"
 
 #include <stdio.h>
@@ -19,16 +21,28 @@ void lw_alert_builder_init(lw_alert_builder *b, uint32_t max_evidence)
 {
 	memset(b, 0, sizeof *b);
 	b->max_evidence = max_evidence ? max_evidence : 1;
+	b->ids = lw_xmalloc(((size_t)b->max_evidence + 2) * sizeof *b->ids);
 }
 
 void lw_alert_builder_free(lw_alert_builder *b)
 {
 	free(b->ev);
+	free(b->ids);
 	memset(b, 0, sizeof *b);
 }
 
+/* A string of the record, unpacked into the builder if it was packed. */
+static const char *str_of(lw_alert_builder *b, const lw_specimen *s,
+			  lw_str_ref ref)
+{
+	const char *p = lw_specimen_str(s, ref, b->ids[b->nids]);
+	if (p == b->ids[b->nids])
+		b->nids++;
+	return p;
+}
+
 static void push_ev(lw_alert_builder *b, lw_alert *a, int topic, int32_t p,
-		    int64_t off, const char *id)
+		    int64_t off, const lw_specimen *s, lw_str_ref id)
 {
 	if (a->nevidence >= b->max_evidence) {
 		a->evidence_omitted++;
@@ -42,7 +56,7 @@ static void push_ev(lw_alert_builder *b, lw_alert *a, int topic, int32_t p,
 	b->ev[a->nevidence].topic = topic;
 	b->ev[a->nevidence].partition = p;
 	b->ev[a->nevidence].offset = off;
-	b->ev[a->nevidence].event_id = id;
+	b->ev[a->nevidence].event_id = str_of(b, s, id);
 	a->nevidence++;
 }
 
@@ -141,6 +155,7 @@ void lw_alert_build(lw_alert_builder *b, const lw_specimen *s,
 		    const lw_codes *codes, int64_t detected_at, lw_alert *a)
 {
 	memset(a, 0, sizeof *a);
+	b->nids = 0;
 	lw_incident_alert_id(s, inc, codes, a->alert_id, &a->key);
 	a->evidence = b->ev;
 	a->revision = inc->nmembers ? inc->nmembers : 1;
@@ -160,16 +175,16 @@ void lw_alert_build(lw_alert_builder *b, const lw_specimen *s,
 		const lw_result_rec *r = &s->results[inc->ref];
 		a->recorded_code = lw_codes_name(codes, r->code);
 		a->recorded_version = r->version;
-		push_ev(b, a, LW_TOPIC_RESULTS, r->partition, r->offset,
+		push_ev(b, a, LW_TOPIC_RESULTS, r->partition, r->offset, s,
 			r->event_id);
 	}
 	for (uint32_t k = 0; k < inc->nmembers; k++) {
 		const lw_notif_rec *n =
 		    &s->notifs[l->members[inc->first_member + k]];
 		if (!a->batch_id && n->batch_id)
-			a->batch_id = n->batch_id;
+			a->batch_id = str_of(b, s, n->batch_id);
 		if (!a->intended_specimen_id && n->intended)
-			a->intended_specimen_id = n->intended;
+			a->intended_specimen_id = str_of(b, s, n->intended);
 		if (!a->stated_code && n->stated_code != LW_CODE_NULL &&
 		    inc->rule != LW_RULE_STALE_VERSION)
 			a->stated_code = lw_codes_name(codes, n->stated_code);
@@ -178,7 +193,7 @@ void lw_alert_build(lw_alert_builder *b, const lw_specimen *s,
 		    inc->rule != LW_RULE_RESULT_MISMATCH)
 			a->stated_version = n->stated_version;
 		push_ev(b, a, LW_TOPIC_NOTIFICATIONS, n->partition, n->offset,
-			n->notification_id);
+			s, n->notification_id);
 	}
 	summarize(a, inc);
 }

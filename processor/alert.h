@@ -1,12 +1,13 @@
 /* alert: one MismatchAlert message and its two encodings.
  *
- * An lw_alert is a view: every string points into the specimen record or
- * the codes table it was built from, so it is valid only until the state is
- * next changed. The Avro encoding follows schemas/MismatchAlert.avsc in the
- * Confluent wire format (magic 0, schema ID, body); the JSON encoding has
- * the same field names, with plain values (no Avro union wrappers), for
- * dashboards, logs and the demo. Alerts never carry recipient addresses,
- * masked hints or names: only the pseudonymous keys and event IDs. */
+ * An lw_alert is a view: every string points into the specimen record, the
+ * codes table or the builder it was built with, so it is valid only until
+ * the state is next changed or the builder next used. The Avro encoding follows
+ * schemas/MismatchAlert.avsc in the Confluent wire format (magic 0, schema ID,
+ * body); the JSON encoding has the same field names, with plain values (no Avro
+ * union wrappers), for dashboards, logs and the demo. Alerts never carry
+ * recipient addresses, masked hints or names: only the pseudonymous keys and
+ * event IDs. */
 #ifndef LW_ALERT_H
 #define LW_ALERT_H
 
@@ -50,11 +51,15 @@ typedef struct lw_alert {
 	char summary[320];
 } lw_alert;
 
-/* Reusable storage for building alerts (the evidence array). */
+/* Reusable storage for building alerts: the evidence array, and room for
+ * the IDs the record keeps packed (max_evidence + 2 of them: the evidence,
+ * batch_id, intended_specimen_id). */
 typedef struct lw_alert_builder {
 	lw_evidence *ev;
 	uint32_t cap;
 	uint32_t max_evidence;
+	char (*ids)[LW_ID_BUF];
+	uint32_t nids;
 } lw_alert_builder;
 
 void lw_alert_builder_init(lw_alert_builder *b, uint32_t max_evidence);

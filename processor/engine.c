@@ -318,23 +318,25 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 		 * messages out of the incident in between. */
 		if (prev && a.revision <= prev->revision)
 			a.revision = prev->revision + 1;
-		before = lw_specimen_bytes(s);
-		lw_specimen_set_emitted(s, a.key, inc->recipients, a.revision,
-					(uint8_t)inc->severity);
-		lw_state_touched(e->state, s, before);
-		if (inc->due)
-			s->timer_alerted = 1;
 		if (inc->due ? delivered_before(e, a.fired_at)
 			     : all_replayed(e, s)) {
 			if (inc->due)
 				e->st.alerts_suppressed_watermark++;
 			else
 				e->st.alerts_suppressed_replay++;
-			continue;
+		} else {
+			e->st.alerts[inc->rule]++;
+			e->st.alerts_total++;
+			e->cb.alert(e->cb.opaque, &a, cause);
 		}
-		e->st.alerts[inc->rule]++;
-		e->st.alerts_total++;
-		e->cb.alert(e->cb.opaque, &a, cause);
+		/* After sending: the alert is a view into the record, which
+		 * this may move. */
+		before = lw_specimen_bytes(s);
+		lw_specimen_set_emitted(s, a.key, inc->recipients, a.revision,
+					(uint8_t)inc->severity);
+		lw_state_touched(e->state, s, before);
+		if (inc->due)
+			s->timer_alerted = 1;
 	}
 }
 
@@ -434,14 +436,14 @@ static void fanin_add(lw_engine *e, const lw_specimen *s, uint32_t i,
 		      const lw_msg *cause)
 {
 	const lw_notif_rec *n = &s->notifs[i];
-	lw_fanin_pair p = {
-	    n->recipient,
-	    lw_specimen_key_hash(s->patient_key, strlen(s->patient_key)),
-	    n->sent_at,
-	    s->id,
-	    n->notification_id,
-	    n->partition,
-	    n->offset};
+	char nid[LW_ID_BUF];
+	lw_fanin_pair p = {n->recipient,
+			   s->patient_hash,
+			   n->sent_at,
+			   s->id,
+			   lw_specimen_str(s, n->notification_id, nid),
+			   n->partition,
+			   n->offset};
 	lw_alert a;
 	if (lw_fanin_add(e->fanin, &p, &a))
 		send_global(e, &a, cause);

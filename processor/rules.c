@@ -64,14 +64,15 @@ static int is_final(const lw_result_rec *r)
 
 /* Is a newer than b (version, then recorded_at, then event ID, which,
  * unlike the offset, does not depend on how the topic is partitioned)? */
-static int newer(const lw_result_rec *a, const lw_result_rec *b)
+static int newer(const lw_specimen *s, const lw_result_rec *a,
+		 const lw_result_rec *b)
 {
 	int c;
 	if (a->version != b->version)
 		return a->version > b->version;
 	if (a->recorded_at != b->recorded_at)
 		return a->recorded_at > b->recorded_at;
-	c = strcmp(a->event_id, b->event_id);
+	c = lw_specimen_str_cmp(s, a->event_id, b->event_id);
 	return c ? c > 0 : a->offset > b->offset;
 }
 
@@ -89,10 +90,10 @@ int32_t lw_rules_reference(const lw_specimen *s, uint32_t i,
 			continue;
 		any_final = 1;
 		if (rr->recorded_at <= n->sent_at &&
-		    (best < 0 || newer(rr, &s->results[best])))
+		    (best < 0 || newer(s, rr, &s->results[best])))
 			best = (int32_t)r;
 		else if (rr->recorded_at <= n->sent_at + cfg->clock_skew_ms &&
-			 (skewed < 0 || newer(&s->results[skewed], rr)))
+			 (skewed < 0 || newer(s, &s->results[skewed], rr)))
 			skewed = (int32_t)r;
 	}
 	if (n->stated_version != LW_NO_VERSION &&
@@ -115,7 +116,7 @@ static int withdrawn(const lw_specimen *s)
 {
 	const lw_result_rec *latest = NULL;
 	for (uint32_t r = 0; r < s->nresults; r++)
-		if (!latest || newer(&s->results[r], latest))
+		if (!latest || newer(s, &s->results[r], latest))
 			latest = &s->results[r];
 	return latest && (latest->status == LW_STATUS_CANCELLED ||
 			  latest->status == LW_STATUS_ENTERED_IN_ERROR);
@@ -199,7 +200,7 @@ static void finish(lw_incident_list *l, lw_incident *inc, const lw_specimen *s)
  * the newest of them, so it does not depend on arrival order. */
 static void pick_ref(const lw_specimen *s, lw_incident *inc, int32_t ref)
 {
-	if (inc->ref < 0 || newer(&s->results[ref], &s->results[inc->ref]))
+	if (inc->ref < 0 || newer(s, &s->results[ref], &s->results[inc->ref]))
 		inc->ref = ref;
 }
 
@@ -298,7 +299,7 @@ static int32_t latest_result(const lw_specimen *s)
 {
 	int32_t best = REF_NONE;
 	for (uint32_t r = 0; r < s->nresults; r++)
-		if (best < 0 || newer(&s->results[r], &s->results[best]))
+		if (best < 0 || newer(s, &s->results[r], &s->results[best]))
 			best = (int32_t)r;
 	return best;
 }
@@ -397,7 +398,7 @@ static int first_of_version(const lw_specimen *s, uint32_t r)
 		if (k == r || !is_final(b) || b->version != a->version)
 			continue;
 		if (b->recorded_at < a->recorded_at ||
-		    (b->recorded_at == a->recorded_at && newer(a, b)))
+		    (b->recorded_at == a->recorded_at && newer(s, a, b)))
 			return 0;
 	}
 	return 1;
@@ -520,7 +521,7 @@ static int32_t in_force(const lw_specimen *s, int64_t t)
 	int32_t best = -1;
 	for (uint32_t r = 0; r < s->nresults; r++)
 		if (s->results[r].recorded_at <= t &&
-		    (best < 0 || newer(&s->results[r], &s->results[best])))
+		    (best < 0 || newer(s, &s->results[r], &s->results[best])))
 			best = (int32_t)r;
 	return best;
 }

@@ -1,11 +1,25 @@
-/* specimen: the per-specimen record and its small, exact-size arrays.
+/* specimen: the per-specimen record, in one heap block.
  *
- * Design: most specimens hold one result and one to three notifications, so
- * arrays grow one element at a time with realloc (jemalloc's size classes
- * make most of these in place) rather than doubling: memory per tracked
- * specimen is what limits how many a small machine can watch. Duplicate
- * detection is a linear scan of the few events a specimen has; the caps in
- * specimen.h bound it. */
+ * Design: memory per tracked specimen is what limits how many a small
+ * machine can watch, and every separate allocation is also a cache miss
+ * when the record is read. So a record is one block (the blob): its
+ * arrays back to back (results, notifs, contacts, emitted), then a string
+ * area. Adding an event reallocates the block to the exact new size (most
+ * specimens hold one result and one to three notifications; jemalloc's size
+ * classes make many of these in place), moves the sections after the
+ * growing array up, and appends the event's strings at the end. Records
+ * name their strings by reference (offset + 1 into the string area), which
+ * survives the move; the header's pointers are recomputed after each
+ * change (relocate()).
+ *
+ * Strings are stored as a tag byte and the bytes: an ID in the canonical
+ * UUID form (8-4-4-4-12 hex digits, all lower or all upper case) as its 16
+ * bytes, anything else verbatim and NUL-terminated. The packing is a
+ * function of the string, so two IDs are equal exactly when their stored
+ * forms are: duplicate detection compares stored forms without unpacking.
+ * The record's own ID and patient key are always verbatim, so they can be
+ * handed out as C strings. Duplicate detection is a linear scan of the few
+ * events a specimen has; the caps in specimen.h bound it. */
 #include "specimen.h"
 
 #include <stdlib.h>
@@ -16,47 +30,311 @@
 
 #define KEY_SEED 0x6c77726b6579ULL
 
+/* Tag byte of a stored string: below RAW_LONG a verbatim string of that
+ * length; RAW_LONG: verbatim, a 4-byte length follows; UUID_LO / UUID_UP:
+ * 16 bytes of a canonical UUID in lower / upper case. */
+#define RAW_LONG 0xF0
+#define UUID_LO	 0xF1
+#define UUID_UP	 0xF2
+
 uint64_t lw_specimen_key_hash(const char *p, size_t n)
 {
 	return lw_hash64(p, n, KEY_SEED);
 }
 
-static int str_eq(const char *a, lw_str b)
+/* Per byte: its hex value in the low nibble, and CLS_* bits. */
+#define CLS_LOWER 0x10 /* a-f */
+#define CLS_UPPER 0x20 /* A-F */
+#define CLS_BAD	  0x40 /* not a hex digit */
+
+static const unsigned char hex_class[256] = {
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+    0x40, 0x40, 0x40, 0x40,
+};
+
+/* Offsets of the 32 hex digits of a canonical UUID. */
+static const unsigned char uuid_digit[32] = {
+    0,	1,  2,	3,  4,	5,  6,	7,  9,	10, 11, 12, 14, 15, 16, 17,
+    19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
+
+/* UUID_LO or UUID_UP with the 16 bytes in out, or 0: not canonical. A UUID
+ * with no letters at all is lower case. */
+static int uuid_pack(const char *p, size_t n, unsigned char out[16])
 {
-	return strlen(a) == b.len && memcmp(a, b.p, b.len) == 0;
+	const unsigned char *u = (const unsigned char *)p;
+	unsigned acc = 0;
+	if (n != 36 || u[8] != '-' || u[13] != '-' || u[18] != '-' ||
+	    u[23] != '-')
+		return 0;
+	for (int k = 0; k < 16; k++) {
+		unsigned hi = hex_class[u[uuid_digit[2 * k]]],
+			 lo = hex_class[u[uuid_digit[2 * k + 1]]];
+		acc |= hi | lo;
+		out[k] = (unsigned char)((hi & 0xf) << 4 | (lo & 0xf));
+	}
+	if ((acc & CLS_BAD) ||
+	    (acc & (CLS_LOWER | CLS_UPPER)) == (CLS_LOWER | CLS_UPPER))
+		return 0;
+	return (acc & CLS_UPPER) ? UUID_UP : UUID_LO;
 }
 
-static char *dup_or_null(lw_str s)
+static void uuid_unpack(const unsigned char in[16], int tag, char out[37])
 {
-	return s.p ? lw_xstrndup(s.p, s.len) : NULL;
+	const char *hx =
+	    tag == UUID_UP ? "0123456789ABCDEF" : "0123456789abcdef";
+	size_t o = 0;
+	for (int k = 0; k < 32; k++) {
+		if (k == 8 || k == 12 || k == 16 || k == 20)
+			out[o++] = '-';
+		out[o++] = hx[(in[k >> 1] >> ((k & 1) ? 0 : 4)) & 0xf];
+	}
+	out[o] = '\0';
 }
 
-static void add_contact(lw_specimen *s, uint64_t h)
+static size_t raw_size(size_t len)
 {
-	if (lw_specimen_has_contact(s, h) ||
-	    s->ncontacts >= LW_SPECIMEN_MAX_CONTACTS)
+	return (len < RAW_LONG ? 1 : 5) + len + 1;
+}
+
+/* A string about to be stored or compared with stored ones: packed once.
+ * A null (v.p == NULL) is stored as nothing (ref 0). */
+typedef struct probe {
+	lw_str v;
+	int tag; /* UUID_LO / UUID_UP, or 0: stored verbatim */
+	unsigned char u[16];
+} probe;
+
+static void probe_init(probe *p, lw_str v, int packable)
+{
+	p->v = v;
+	p->tag = packable && v.p ? uuid_pack(v.p, v.len, p->u) : 0;
+}
+
+/* Bytes the probe's string takes stored. */
+static size_t stored_size(const probe *p)
+{
+	if (!p->v.p)
+		return 0;
+	return p->tag ? 17 : raw_size(p->v.len);
+}
+
+/* Writes the probe's string at out (stored_size() bytes). */
+static void store(unsigned char *out, const probe *p)
+{
+	if (p->tag) {
+		out[0] = (unsigned char)p->tag;
+		memcpy(out + 1, p->u, 16);
 		return;
-	s->contacts =
-	    lw_xrealloc(s->contacts, (s->ncontacts + 1) * sizeof *s->contacts);
-	s->contacts[s->ncontacts++] = h;
-	s->bytes += sizeof h;
+	}
+	if (p->v.len < RAW_LONG) {
+		*out++ = (unsigned char)p->v.len;
+	} else {
+		*out++ = RAW_LONG;
+		for (int i = 0; i < 4; i++)
+			*out++ = (unsigned char)(p->v.len >> (8 * i));
+	}
+	memcpy(out, p->v.p, p->v.len);
+	out[p->v.len] = '\0';
 }
+
+/* The verbatim bytes of a stored raw string, and its length. */
+static const char *raw_bytes(const unsigned char *st, size_t *len)
+{
+	if (st[0] < RAW_LONG) {
+		*len = st[0];
+		return (const char *)st + 1;
+	}
+	*len = (size_t)st[1] | (size_t)st[2] << 8 | (size_t)st[3] << 16 |
+	       (size_t)st[4] << 24;
+	return (const char *)st + 5;
+}
+
+/* Is the stored string st the probe's string? */
+static int stored_eq(const unsigned char *st, const probe *p)
+{
+	if (st[0] == UUID_LO || st[0] == UUID_UP)
+		return st[0] == p->tag && memcmp(p->u, st + 1, 16) == 0;
+	if (p->tag)
+		return 0;
+	{
+		size_t len;
+		const char *b = raw_bytes(st, &len);
+		return len == p->v.len && memcmp(b, p->v.p, len) == 0;
+	}
+}
+
+/* ---- the block ---- */
+
+static size_t off_notifs(const lw_specimen *s)
+{
+	return (size_t)s->nresults * sizeof(lw_result_rec);
+}
+
+static size_t off_contacts(const lw_specimen *s)
+{
+	return off_notifs(s) + (size_t)s->nnotifs * sizeof(lw_notif_rec);
+}
+
+static size_t off_emitted(const lw_specimen *s)
+{
+	return off_contacts(s) + (size_t)s->ncontacts * sizeof(uint64_t);
+}
+
+static size_t off_strs(const lw_specimen *s)
+{
+	return off_emitted(s) + (size_t)s->nemitted * sizeof(lw_emitted);
+}
+
+static unsigned char *strs(const lw_specimen *s)
+{
+	return s->blob + off_strs(s);
+}
+
+static const unsigned char *stored(const lw_specimen *s, lw_str_ref ref)
+{
+	return s->blob + off_strs(s) + (ref - 1);
+}
+
+static void relocate(lw_specimen *s)
+{
+	size_t len;
+	s->results = (lw_result_rec *)(void *)s->blob;
+	s->notifs = (lw_notif_rec *)(void *)(s->blob + off_notifs(s));
+	s->contacts = (uint64_t *)(void *)(s->blob + off_contacts(s));
+	s->emitted = (lw_emitted *)(void *)(s->blob + off_emitted(s));
+	s->id = raw_bytes(strs(s), &len);
+	s->patient_key =
+	    s->pk_ref ? raw_bytes(stored(s, s->pk_ref), &len) : NULL;
+}
+
+/* Grows the block by dr results, dn notifs, dc contacts and de emitted
+ * (each at the end of its array, left for the caller to fill) and by dstr
+ * bytes of string area (filled by append()): one realloc, then the
+ * sections move up, the last first. */
+static void grow(lw_specimen *s, uint32_t dr, uint32_t dn, uint32_t dc,
+		 uint32_t de, size_t dstr)
+{
+	size_t at[4] = {off_notifs(s), off_contacts(s), off_emitted(s),
+			off_strs(s)};
+	size_t end = at[3] + s->strs_len;
+	size_t add[4] = {dr * sizeof(lw_result_rec), dn * sizeof(lw_notif_rec),
+			 dc * sizeof(uint64_t), de * sizeof(lw_emitted)};
+	size_t shift = add[0] + add[1] + add[2] + add[3];
+	s->blob = lw_xrealloc(s->blob, end + shift + dstr);
+	for (int k = 3; k >= 0 && shift; k--) {
+		size_t len = (k == 3 ? end : at[k + 1]) - at[k];
+		memmove(s->blob + at[k] + shift, s->blob + at[k], len);
+		shift -= add[k];
+	}
+	s->nresults += dr;
+	s->nnotifs += dn;
+	s->ncontacts += dc;
+	s->nemitted += de;
+	relocate(s);
+}
+
+/* Appends the probe's string to the string area (room made by grow());
+ * returns its ref, 0 for a null. */
+static lw_str_ref append(lw_specimen *s, const probe *p)
+{
+	size_t n = stored_size(p);
+	lw_str_ref ref = s->strs_len + 1;
+	if (!n)
+		return 0;
+	store(strs(s) + s->strs_len, p);
+	s->strs_len += (uint32_t)n;
+	return ref;
+}
+
+const char *lw_specimen_str(const lw_specimen *s, lw_str_ref ref,
+			    char buf[LW_ID_BUF])
+{
+	const unsigned char *st;
+	size_t len;
+	if (!ref)
+		return NULL;
+	st = stored(s, ref);
+	if (st[0] == UUID_LO || st[0] == UUID_UP) {
+		uuid_unpack(st + 1, st[0], buf);
+		return buf;
+	}
+	return raw_bytes(st, &len);
+}
+
+int lw_specimen_str_cmp(const lw_specimen *s, lw_str_ref a, lw_str_ref b)
+{
+	char ba[LW_ID_BUF], bb[LW_ID_BUF];
+	const char *x = lw_specimen_str(s, a, ba),
+		   *y = lw_specimen_str(s, b, bb);
+	if (!x || !y)
+		return (x != NULL) - (y != NULL);
+	return strcmp(x, y);
+}
+
+/* ---- adders ---- */
 
 int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 			   uint16_t code, int32_t partition, int64_t offset)
 {
 	lw_result_rec *r;
+	uint64_t add[LW_SPECIMEN_MAX_CONTACTS];
+	uint32_t nadd = 0;
+	lw_str pk = ev->patient_key, eid = ev->event_id;
+	probe pr, ppk;
+	int need_pk = !s->patient_key;
+	if (!eid.p)
+		eid.p = "";
+	probe_init(&pr, eid, 1);
 	for (uint32_t i = 0; i < s->nresults; i++)
-		if (str_eq(s->results[i].event_id, ev->event_id))
+		if (stored_eq(stored(s, s->results[i].event_id), &pr))
 			return 0;
 	if (s->nresults >= LW_SPECIMEN_MAX_RESULTS) {
 		s->dropped_events++;
 		return -1;
 	}
-	s->results =
-	    lw_xrealloc(s->results, (s->nresults + 1) * sizeof *s->results);
-	r = &s->results[s->nresults++];
-	r->event_id = lw_xstrndup(ev->event_id.p, ev->event_id.len);
+	/* A withdrawn result (CANCELLED, or ENTERED_IN_ERROR: HL7's "wrong
+	 * patient") may list another patient's contacts. */
+	for (uint32_t i = 0;
+	     ev->status != LW_STATUS_CANCELLED &&
+	     ev->status != LW_STATUS_ENTERED_IN_ERROR && i < ev->n_contact_keys;
+	     i++) {
+		uint64_t h = lw_specimen_key_hash(ev->contact_keys[i].p,
+						  ev->contact_keys[i].len);
+		int dup = lw_specimen_has_contact(s, h);
+		for (uint32_t k = 0; k < nadd && !dup; k++)
+			dup = add[k] == h;
+		if (!dup && s->ncontacts + nadd < LW_SPECIMEN_MAX_CONTACTS)
+			add[nadd++] = h;
+	}
+	if (!pk.p)
+		pk.p = "";
+	probe_init(&ppk, pk, 0);
+	grow(s, 1, 0, nadd, 0,
+	     stored_size(&pr) + (need_pk ? stored_size(&ppk) : 0));
+	memcpy(s->contacts + s->ncontacts - nadd, add, nadd * sizeof *add);
+	r = &s->results[s->nresults - 1];
+	memset(r, 0, sizeof *r);
+	r->event_id = append(s, &pr);
 	r->recorded_at = ev->recorded_at;
 	r->offset = offset;
 	r->partition = partition;
@@ -64,22 +342,11 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	r->code = code;
 	r->status = (uint8_t)ev->status;
 	r->retest_pending = (uint8_t)ev->retest_pending;
-	s->bytes += (uint32_t)(sizeof *r + ev->event_id.len + 1);
-	if (!s->patient_key) {
-		s->patient_key =
-		    lw_xstrndup(ev->patient_key.p, ev->patient_key.len);
-		s->patient_hash = lw_specimen_key_hash(ev->patient_key.p,
-						       ev->patient_key.len);
-		s->bytes += ev->patient_key.len + 1;
+	if (need_pk) {
+		s->pk_ref = append(s, &ppk);
+		s->patient_hash = lw_specimen_key_hash(pk.p, pk.len);
+		relocate(s);
 	}
-	/* A withdrawn result (CANCELLED, or ENTERED_IN_ERROR: HL7's "wrong
-	 * patient") may list another patient's contacts. */
-	for (uint32_t i = 0;
-	     ev->status != LW_STATUS_CANCELLED &&
-	     ev->status != LW_STATUS_ENTERED_IN_ERROR && i < ev->n_contact_keys;
-	     i++)
-		add_contact(s, lw_specimen_key_hash(ev->contact_keys[i].p,
-						    ev->contact_keys[i].len));
 	if (ev->recorded_at > s->last_event_ms)
 		s->last_event_ms = ev->recorded_at;
 	return 1;
@@ -91,25 +358,32 @@ int lw_specimen_add_notification(lw_specimen *s,
 				 int64_t offset)
 {
 	lw_notif_rec *n;
+	lw_str intended = {NULL, 0}, nid = ev->notification_id;
+	probe pr, pb, pi;
+	if (!nid.p)
+		nid.p = "";
+	probe_init(&pr, nid, 1);
 	for (uint32_t i = 0; i < s->nnotifs; i++)
-		if (str_eq(s->notifs[i].notification_id, ev->notification_id))
+		if (stored_eq(stored(s, s->notifs[i].notification_id), &pr))
 			return 0;
 	if (s->nnotifs >= LW_SPECIMEN_MAX_NOTIFS) {
 		s->dropped_events++;
 		return -1;
 	}
-	s->notifs =
-	    lw_xrealloc(s->notifs, (s->nnotifs + 1) * sizeof *s->notifs);
-	n = &s->notifs[s->nnotifs++];
-	n->notification_id =
-	    lw_xstrndup(ev->notification_id.p, ev->notification_id.len);
-	n->batch_id = dup_or_null(ev->batch_id);
-	n->intended = NULL;
 	if (ev->intended_specimen_id.p && ev->intended_specimen_id.len &&
 	    !(ev->intended_specimen_id.len == ev->specimen_id.len &&
 	      memcmp(ev->intended_specimen_id.p, ev->specimen_id.p,
 		     ev->specimen_id.len) == 0))
-		n->intended = dup_or_null(ev->intended_specimen_id);
+		intended = ev->intended_specimen_id;
+	probe_init(&pb, ev->batch_id, 1);
+	probe_init(&pi, intended, 1);
+	grow(s, 0, 1, 0, 0,
+	     stored_size(&pr) + stored_size(&pb) + stored_size(&pi));
+	n = &s->notifs[s->nnotifs - 1];
+	memset(n, 0, sizeof *n);
+	n->notification_id = append(s, &pr);
+	n->batch_id = append(s, &pb);
+	n->intended = append(s, &pi);
 	n->recipient =
 	    lw_specimen_key_hash(ev->recipient_key.p, ev->recipient_key.len);
 	n->sent_at = ev->sent_at;
@@ -119,11 +393,6 @@ int lw_specimen_add_notification(lw_specimen *s,
 	    ev->has_result_version ? ev->result_version : LW_NO_VERSION;
 	n->stated_code = stated_code;
 	n->channel = (uint8_t)ev->channel;
-	s->bytes += (uint32_t)(sizeof *n + ev->notification_id.len + 1);
-	if (n->batch_id)
-		s->bytes += ev->batch_id.len + 1;
-	if (n->intended)
-		s->bytes += ev->intended_specimen_id.len + 1;
 	if (ev->sent_at > s->last_event_ms)
 		s->last_event_ms = ev->sent_at;
 	return 1;
@@ -150,11 +419,10 @@ void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t recipients,
 {
 	lw_emitted *e = lw_specimen_find_emitted(s, key);
 	if (!e) {
-		s->emitted = lw_xrealloc(s->emitted, (s->nemitted + 1) *
-							 sizeof *s->emitted);
-		e = &s->emitted[s->nemitted++];
+		grow(s, 0, 0, 0, 1, 0);
+		e = &s->emitted[s->nemitted - 1];
+		memset(e, 0, sizeof *e);
 		e->key = key;
-		s->bytes += sizeof *e;
 	}
 	e->recipients = recipients;
 	e->revision = revision;
@@ -163,30 +431,21 @@ void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t recipients,
 
 void lw_specimen_init(lw_specimen *s, const char *id, size_t len)
 {
+	probe p;
 	memset(s, 0, sizeof *s);
-	s->id = lw_xstrndup(id, len);
-	s->bytes = (uint32_t)len + 1;
+	probe_init(&p, (lw_str){id ? id : "", (uint32_t)len}, 0);
+	s->blob = lw_xmalloc(stored_size(&p));
+	append(s, &p);
+	relocate(s);
 }
 
 size_t lw_specimen_bytes(const lw_specimen *s)
 {
-	return s->bytes;
+	return s->blob ? off_strs(s) + s->strs_len : 0;
 }
 
 void lw_specimen_clear(lw_specimen *s)
 {
-	for (uint32_t i = 0; i < s->nresults; i++)
-		free(s->results[i].event_id);
-	for (uint32_t i = 0; i < s->nnotifs; i++) {
-		free(s->notifs[i].notification_id);
-		free(s->notifs[i].batch_id);
-		free(s->notifs[i].intended);
-	}
-	free(s->results);
-	free(s->notifs);
-	free(s->contacts);
-	free(s->emitted);
-	free(s->id);
-	free(s->patient_key);
+	free(s->blob);
 	memset(s, 0, sizeof *s);
 }

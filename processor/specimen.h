@@ -3,9 +3,10 @@
  * A specimen record holds every result version and every notification seen
  * for the specimen (deduplicated by event ID), the union of its contact
  * keys as 64-bit hashes, and the incidents already alerted. Rules (rules.h)
- * are pure functions of this record. Strings are owned by the record and
- * freed by lw_specimen_clear(). Recipient and contact keys are kept only as
- * hashes: enough to compare, and nothing to leak.
+ * are pure functions of this record. Everything it holds is in one heap
+ * block owned by the record and freed by lw_specimen_clear(); IDs in the
+ * canonical UUID form are kept as their 16 bytes. Recipient and contact
+ * keys are kept only as hashes: enough to compare, and nothing to leak.
  *
  * Bounds: at most LW_SPECIMEN_MAX_NOTIFS notifications and
  * LW_SPECIMEN_MAX_RESULTS results are kept per specimen; more are counted in
@@ -24,27 +25,35 @@
 #define LW_SPECIMEN_MAX_RESULTS	 64
 #define LW_SPECIMEN_MAX_CONTACTS 256
 
+/* A string a record keeps (event and notification IDs, batch and intended
+ * specimen IDs) is a reference into the record's string area: 0 = none
+ * (null). Read it with lw_specimen_str(). */
+typedef uint32_t lw_str_ref;
+
+/* Room lw_specimen_str() may need for a string it has to unpack. */
+#define LW_ID_BUF 40
+
 typedef struct lw_result_rec {
-	char *event_id;
 	int64_t recorded_at;
 	int64_t offset;
 	int32_t partition;
 	int32_t version;
+	lw_str_ref event_id;
 	uint16_t code; /* lw_codes ID */
 	uint8_t status;
 	uint8_t retest_pending;
 } lw_result_rec;
 
 typedef struct lw_notif_rec {
-	char *notification_id;
-	char *batch_id;	    /* NULL when null */
-	char *intended;	    /* NULL unless it names another specimen */
 	uint64_t recipient; /* hash of recipient_key */
 	int64_t sent_at;
 	int64_t offset;
 	int32_t partition;
 	int32_t stated_version; /* LW_NO_VERSION when null */
-	uint16_t stated_code;	/* LW_CODE_NULL when null */
+	lw_str_ref notification_id;
+	lw_str_ref batch_id;  /* 0 when null */
+	lw_str_ref intended;  /* 0 unless it names another specimen */
+	uint16_t stated_code; /* LW_CODE_NULL when null */
 	uint8_t channel;
 } lw_notif_rec;
 
@@ -57,9 +66,13 @@ typedef struct lw_emitted {
 	uint8_t severity;
 } lw_emitted;
 
+/* The record's arrays and strings live in one heap block (blob), in this
+ * order: results, notifs, contacts, emitted, strings. The pointers below
+ * point into it and move when it grows; do not keep them across an add. */
 typedef struct lw_specimen {
-	char *id;
-	char *patient_key; /* NULL until a result arrives */
+	unsigned char *blob;
+	const char *id;		 /* NUL-terminated, in the string area */
+	const char *patient_key; /* NULL until a result arrives */
 	uint64_t
 	    patient_hash; /* lw_specimen_key_hash(patient_key), 0 if none */
 	lw_result_rec *results;
@@ -67,8 +80,9 @@ typedef struct lw_specimen {
 	uint64_t *contacts;
 	lw_emitted *emitted;
 	uint32_t nresults, nnotifs, ncontacts, nemitted;
+	uint32_t strs_len; /* bytes of the string area */
+	lw_str_ref pk_ref; /* patient_key's, 0 = none */
 	uint32_t dropped_events;
-	uint32_t bytes; /* heap bytes owned, kept up to date by the adders */
 	uint8_t update_pending; /* an incident grew; engine flushes it */
 	uint8_t timer_alerted;	/* a timer rule has alerted (late-event
 				   accounting) */
@@ -93,6 +107,13 @@ int lw_specimen_has_contact(const lw_specimen *s, uint64_t key);
 lw_emitted *lw_specimen_find_emitted(lw_specimen *s, uint64_t key);
 void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t recipients,
 			     uint32_t revision, uint8_t severity);
+
+/* String ref of a record: the string, NUL-terminated, either in the record
+ * (valid until the record changes) or unpacked into buf; NULL for ref 0. */
+const char *lw_specimen_str(const lw_specimen *s, lw_str_ref ref,
+			    char buf[LW_ID_BUF]);
+/* strcmp() order of two string refs of s (0 sorts first). */
+int lw_specimen_str_cmp(const lw_specimen *s, lw_str_ref a, lw_str_ref b);
 
 /* Sets the record's ID (copied). */
 void lw_specimen_init(lw_specimen *s, const char *id, size_t len);

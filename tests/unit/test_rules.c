@@ -176,12 +176,15 @@ static const lw_incident *only(int rule)
 static const char *members(const lw_incident *inc)
 {
 	static char out[1024];
+	static char buf[256][LW_ID_BUF];
 	const char *ids[256];
 	size_t o = 0;
 	cr_assert_leq(inc->nmembers, 256);
 	for (uint32_t k = 0; k < inc->nmembers; k++)
-		ids[k] =
-		    sp.notifs[L.members[inc->first_member + k]].notification_id;
+		ids[k] = lw_specimen_str(
+		    &sp,
+		    sp.notifs[L.members[inc->first_member + k]].notification_id,
+		    buf[k]);
 	for (uint32_t a = 0; a < inc->nmembers; a++)
 		for (uint32_t b = a + 1; b < inc->nmembers; b++)
 			if (strcmp(ids[a], ids[b]) > 0) {
@@ -198,7 +201,10 @@ static const char *members(const lw_incident *inc)
 
 static const char *ref_event(const lw_incident *inc)
 {
-	return inc->ref >= 0 ? sp.results[inc->ref].event_id : "-";
+	static char buf[LW_ID_BUF];
+	return inc->ref >= 0
+		   ? lw_specimen_str(&sp, sp.results[inc->ref].event_id, buf)
+		   : "-";
 }
 
 static const char *code_name(uint16_t id)
@@ -649,12 +655,16 @@ static void describe(const lw_specimen *s, const lw_codes *tab,
 	for (size_t i = 0; i < n; i++) {
 		const lw_incident *inc = &l->v[i];
 		const char *ids[64];
-		char mem[256] = "", aid[33];
+		char mem[256] = "", aid[33], buf[65][LW_ID_BUF];
 		uint64_t key;
 		size_t m = 0;
+		cr_assert_leq(inc->nmembers, 64);
 		for (uint32_t k = 0; k < inc->nmembers; k++)
-			ids[k] = s->notifs[l->members[inc->first_member + k]]
-				     .notification_id;
+			ids[k] = lw_specimen_str(
+			    s,
+			    s->notifs[l->members[inc->first_member + k]]
+				.notification_id,
+			    buf[k]);
 		for (uint32_t a = 0; a < inc->nmembers; a++)
 			for (uint32_t b = a + 1; b < inc->nmembers; b++)
 				if (strcmp(ids[a], ids[b]) > 0) {
@@ -671,7 +681,10 @@ static void describe(const lw_specimen *s, const lw_codes *tab,
 			 "stated=%s/v%d time=%lld id=%s due=%lld",
 			 lw_rule_name(inc->rule),
 			 lw_severity_name(inc->severity), inc->recipients, mem,
-			 inc->ref >= 0 ? s->results[inc->ref].event_id : "-",
+			 inc->ref >= 0
+			     ? lw_specimen_str(s, s->results[inc->ref].event_id,
+					       buf[64])
+			     : "-",
 			 inc->ref >= 0 ? s->results[inc->ref].version : -1,
 			 inc->ref >= 0
 			     ? lw_codes_name(tab, s->results[inc->ref].code)
