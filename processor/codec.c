@@ -458,6 +458,27 @@ static int fail(cursor *c, lw_decode_status st, const char *what)
 static int read_long(cursor *c, int64_t *out)
 {
 	uint64_t v = 0;
+	/* Fast path: lengths, enums, small ints are one byte; with ten bytes
+	 * left no varint can run past the end, so the loop drops the bound
+	 * check. */
+	if (c->p < c->end && !(*c->p & 0x80)) {
+		v = *c->p++;
+		*out = (int64_t)((v >> 1) ^ (~(v & 1) + 1));
+		return 0;
+	}
+	if (c->end - c->p >= 10) {
+		const unsigned char *q = c->p;
+		for (int shift = 0; shift < 63; shift += 7) {
+			unsigned b = *q++;
+			v |= (uint64_t)(b & 0x7f) << shift;
+			if (!(b & 0x80)) {
+				c->p = q;
+				*out = (int64_t)((v >> 1) ^ (~(v & 1) + 1));
+				return 0;
+			}
+		}
+		v = 0; /* ten bytes: the careful loop below decides */
+	}
 	for (int shift = 0; shift < 64; shift += 7) {
 		unsigned b;
 		if (c->p >= c->end)

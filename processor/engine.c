@@ -245,7 +245,7 @@ static void defer_update(lw_engine *e, lw_specimen *s, const lw_msg *cause)
 {
 	struct pending *p;
 	for (size_t i = 0; s->update_pending && i < e->npending; i++)
-		if (strcmp(e->pending[i].id, s->id) == 0) {
+		if (strcmp(e->pending[i].id, lw_specimen_id(s)) == 0) {
 			if (cause) {
 				e->pending[i].cause = *cause;
 				e->pending[i].cause.key = NULL;
@@ -260,7 +260,7 @@ static void defer_update(lw_engine *e, lw_specimen *s, const lw_msg *cause)
 		    lw_xrealloc(e->pending, e->cappending * sizeof *e->pending);
 	}
 	p = &e->pending[e->npending++];
-	p->id = lw_xstrdup(s->id);
+	p->id = lw_xstrdup(lw_specimen_id(s));
 	memset(&p->cause, 0, sizeof p->cause);
 	p->has_cause = cause != NULL;
 	if (cause)
@@ -440,7 +440,7 @@ static void fanin_add(lw_engine *e, const lw_specimen *s, uint32_t i,
 	lw_fanin_pair p = {n->recipient,
 			   s->patient_hash,
 			   n->sent_at,
-			   s->id,
+			   lw_specimen_id(s),
 			   lw_specimen_str(s, n->notification_id, nid),
 			   n->partition,
 			   n->offset};
@@ -532,7 +532,7 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 		run_timers(e, SIZE_MAX);
 	s = lw_state_upsert(e->state, sid.p, sid.len, &created);
 	before = lw_specimen_bytes(s);
-	had_patient = s->patient_key != NULL;
+	had_patient = s->pk_ref != 0;
 	if (m->topic == LW_TOPIC_RESULTS) {
 		uint16_t code = lw_codes_intern(e->codes, ev.r.result_code.p,
 						ev.r.result_code.len);
@@ -555,16 +555,16 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 		lw_log_limited(&e->rl_drop, LW_LOG_WARN,
 			       "specimen %s: more events than the per-specimen "
 			       "cap; event at %s/%d@%lld not kept",
-			       s->id, m->topic_name, (int)m->partition,
-			       (long long)m->offset);
+			       lw_specimen_id(s), m->topic_name,
+			       (int)m->partition, (long long)m->offset);
 	} else {
 		e->st.applied[m->topic]++;
 		if (late)
 			late_event(e, m, created ? NULL : s, t);
 		evaluate(e, s, m, 0);
-		if (s->patient_key && m->topic == LW_TOPIC_NOTIFICATIONS)
+		if (s->pk_ref && m->topic == LW_TOPIC_NOTIFICATIONS)
 			fanin_add(e, s, s->nnotifs - 1, m);
-		else if (s->patient_key && !had_patient)
+		else if (s->pk_ref && !had_patient)
 			for (uint32_t i = 0; i < s->nnotifs; i++)
 				fanin_add(e, s, i, m);
 		/* Each applied event adds at most a few fan-in entries; the

@@ -4,8 +4,8 @@
  * then runs each rule over the record. A rule that groups notifications by
  * facts (RESULT_MISMATCH, STALE_VERSION) first finds the distinct fact
  * tuples, then collects members per tuple, so members of one incident are
- * contiguous in the output. Cost is O(notifications x incidents) plus a sort
- * per incident for distinct recipients; records are small (specimen.h caps
+ * contiguous in the output. Cost is O(notifications x incidents) plus a hash
+ * set per incident for distinct recipients; records are small (specimen.h caps
  * them). Nothing here allocates except growing the caller's reused list. */
 #include "rules.h"
 
@@ -154,15 +154,9 @@ static void add_member(lw_incident_list *l, lw_incident *inc,
 		inc->event_time = s->notifs[i].sent_at;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
 /* Distinct recipients among the incident's members; also folds the ref
  * result into event_time. Incidents are usually a handful of messages, so
- * small sets are counted by comparison, large ones by sorting. */
+ * small sets are counted by comparison, large ones with a hash set. */
 static void finish(lw_incident_list *l, lw_incident *inc, const lw_specimen *s)
 {
 	uint32_t d = 0, n = inc->nmembers;
@@ -176,17 +170,33 @@ static void finish(lw_incident_list *l, lw_incident *inc, const lw_specimen *s)
 			d += j == k;
 		}
 	} else {
-		if (n > l->scap) {
-			l->scap = n + 64;
+		/* An open-addressing set of the (already hashed) keys, in
+		 * the reused scratch: O(n) per call, no sort. */
+		size_t cap = 64;
+		int zero = 0;
+		while (cap < 2 * (size_t)n)
+			cap *= 2;
+		if (cap > l->scap) {
+			l->scap = cap;
 			l->scratch = lw_xrealloc(l->scratch,
 						 l->scap * sizeof *l->scratch);
 		}
-		for (uint32_t k = 0; k < n; k++)
-			l->scratch[k] = s->notifs[m[k]].recipient;
-		qsort(l->scratch, n, sizeof *l->scratch, cmp_u64);
-		for (uint32_t k = 0; k < n; k++)
-			if (k == 0 || l->scratch[k] != l->scratch[k - 1])
+		memset(l->scratch, 0, cap * sizeof *l->scratch);
+		for (uint32_t k = 0; k < n; k++) {
+			uint64_t r = s->notifs[m[k]].recipient;
+			size_t h = (size_t)r & (cap - 1);
+			if (!r) { /* 0 marks a free slot: counted apart */
+				d += !zero;
+				zero = 1;
+				continue;
+			}
+			while (l->scratch[h] && l->scratch[h] != r)
+				h = (h + 1) & (cap - 1);
+			if (!l->scratch[h]) {
+				l->scratch[h] = r;
 				d++;
+			}
+		}
 	}
 	inc->recipients = d;
 	if (inc->ref >= 0)
@@ -601,7 +611,7 @@ void lw_incident_alert_id(const lw_specimen *s, const lw_incident *inc,
 	lw_hasher h;
 	lw_hasher_init(&h, 0x6c6162776174ULL);
 	lw_hasher_add_str(&h, lw_rule_name(inc->rule));
-	lw_hasher_add_str(&h, s->id);
+	lw_hasher_add_str(&h, lw_specimen_id(s));
 	switch (inc->rule) {
 	case LW_RULE_RESULT_MISMATCH:
 		lw_hasher_add_i64(&h, s->results[inc->ref].version);

@@ -9,7 +9,7 @@
  * classes make many of these in place), moves the sections after the
  * growing array up, and appends the event's strings at the end. Records
  * name their strings by reference (offset + 1 into the string area), which
- * survives the move; the header's pointers are recomputed after each
+ * survives the move; the header's two pointers are recomputed after each
  * change (relocate()).
  *
  * Strings are stored as a tag byte and the bytes: an ID in the canonical
@@ -72,11 +72,6 @@ static const unsigned char hex_class[256] = {
     0x40, 0x40, 0x40, 0x40,
 };
 
-/* Offsets of the 32 hex digits of a canonical UUID. */
-static const unsigned char uuid_digit[32] = {
-    0,	1,  2,	3,  4,	5,  6,	7,  9,	10, 11, 12, 14, 15, 16, 17,
-    19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
-
 /* UUID_LO or UUID_UP with the 16 bytes in out, or 0: not canonical. A UUID
  * with no letters at all is lower case. */
 static int uuid_pack(const char *p, size_t n, unsigned char out[16])
@@ -86,11 +81,16 @@ static int uuid_pack(const char *p, size_t n, unsigned char out[16])
 	if (n != 36 || u[8] != '-' || u[13] != '-' || u[18] != '-' ||
 	    u[23] != '-')
 		return 0;
-	for (int k = 0; k < 16; k++) {
-		unsigned hi = hex_class[u[uuid_digit[2 * k]]],
-			 lo = hex_class[u[uuid_digit[2 * k + 1]]];
-		acc |= hi | lo;
-		out[k] = (unsigned char)((hi & 0xf) << 4 | (lo & 0xf));
+	/* The five groups of hex digits, two digits to a byte. */
+	for (int g = 0, k = 0; g < 5; g++) {
+		static const unsigned char at[5] = {0, 9, 14, 19, 24},
+					   len[5] = {8, 4, 4, 4, 12};
+		const unsigned char *q = u + at[g];
+		for (int i = 0; i < len[g]; i += 2, k++) {
+			unsigned hi = hex_class[q[i]], lo = hex_class[q[i + 1]];
+			acc |= hi | lo;
+			out[k] = (unsigned char)((hi & 0xf) << 4 | (lo & 0xf));
+		}
 	}
 	if ((acc & CLS_BAD) ||
 	    (acc & (CLS_LOWER | CLS_UPPER)) == (CLS_LOWER | CLS_UPPER))
@@ -102,13 +102,15 @@ static void uuid_unpack(const unsigned char in[16], int tag, char out[37])
 {
 	const char *hx =
 	    tag == UUID_UP ? "0123456789ABCDEF" : "0123456789abcdef";
-	size_t o = 0;
-	for (int k = 0; k < 32; k++) {
-		if (k == 8 || k == 12 || k == 16 || k == 20)
-			out[o++] = '-';
-		out[o++] = hx[(in[k >> 1] >> ((k & 1) ? 0 : 4)) & 0xf];
+	char *o = out;
+	for (int k = 0; k < 16; k++) {
+		if (k == 4 || k == 6 || k == 8 || k == 10)
+			*o++ = '-';
+		o[0] = hx[in[k] >> 4];
+		o[1] = hx[in[k] & 0xf];
+		o += 2;
 	}
-	out[o] = '\0';
+	*o = '\0';
 }
 
 static size_t raw_size(size_t len)
@@ -205,26 +207,57 @@ static size_t off_strs(const lw_specimen *s)
 	return off_emitted(s) + (size_t)s->nemitted * sizeof(lw_emitted);
 }
 
+static unsigned char *blob(const lw_specimen *s)
+{
+	return (unsigned char *)(void *)s->results;
+}
+
 static unsigned char *strs(const lw_specimen *s)
 {
-	return s->blob + off_strs(s);
+	return blob(s) + off_strs(s);
+}
+
+static uint64_t *contacts(const lw_specimen *s)
+{
+	return (uint64_t *)(void *)(blob(s) + off_contacts(s));
+}
+
+static lw_emitted *emitted(const lw_specimen *s)
+{
+	return (lw_emitted *)(void *)(blob(s) + off_emitted(s));
 }
 
 static const unsigned char *stored(const lw_specimen *s, lw_str_ref ref)
 {
-	return s->blob + off_strs(s) + (ref - 1);
+	return blob(s) + off_strs(s) + (ref - 1);
 }
 
-static void relocate(lw_specimen *s)
+static void relocate(lw_specimen *s, unsigned char *b)
+{
+	s->results = (lw_result_rec *)(void *)b;
+	s->notifs = (lw_notif_rec *)(void *)(b + off_notifs(s));
+}
+
+const char *lw_specimen_id(const lw_specimen *s)
 {
 	size_t len;
-	s->results = (lw_result_rec *)(void *)s->blob;
-	s->notifs = (lw_notif_rec *)(void *)(s->blob + off_notifs(s));
-	s->contacts = (uint64_t *)(void *)(s->blob + off_contacts(s));
-	s->emitted = (lw_emitted *)(void *)(s->blob + off_emitted(s));
-	s->id = raw_bytes(strs(s), &len);
-	s->patient_key =
-	    s->pk_ref ? raw_bytes(stored(s, s->pk_ref), &len) : NULL;
+	return raw_bytes(strs(s), &len);
+}
+
+const char *lw_specimen_patient_key(const lw_specimen *s)
+{
+	size_t len;
+	return s->pk_ref ? raw_bytes(stored(s, s->pk_ref), &len) : NULL;
+}
+
+const uint64_t *lw_specimen_contacts(const lw_specimen *s)
+{
+	return contacts(s);
+}
+
+const lw_emitted *lw_specimen_emitted(const lw_specimen *s)
+{
+	return emitted(s);
 }
 
 /* Grows the block by dr results, dn notifs, dc contacts and de emitted
@@ -240,17 +273,17 @@ static void grow(lw_specimen *s, uint32_t dr, uint32_t dn, uint32_t dc,
 	size_t add[4] = {dr * sizeof(lw_result_rec), dn * sizeof(lw_notif_rec),
 			 dc * sizeof(uint64_t), de * sizeof(lw_emitted)};
 	size_t shift = add[0] + add[1] + add[2] + add[3];
-	s->blob = lw_xrealloc(s->blob, end + shift + dstr);
+	unsigned char *b = lw_xrealloc(blob(s), end + shift + dstr);
 	for (int k = 3; k >= 0 && shift; k--) {
 		size_t len = (k == 3 ? end : at[k + 1]) - at[k];
-		memmove(s->blob + at[k] + shift, s->blob + at[k], len);
+		memmove(b + at[k] + shift, b + at[k], len);
 		shift -= add[k];
 	}
-	s->nresults += dr;
-	s->nnotifs += dn;
-	s->ncontacts += dc;
-	s->nemitted += de;
-	relocate(s);
+	s->nresults = (uint16_t)(s->nresults + dr);
+	s->nnotifs = (uint16_t)(s->nnotifs + dn);
+	s->ncontacts = (uint16_t)(s->ncontacts + dc);
+	s->nemitted = (uint16_t)(s->nemitted + de);
+	relocate(s, b);
 }
 
 /* Appends the probe's string to the string area (room made by grow());
@@ -284,8 +317,18 @@ const char *lw_specimen_str(const lw_specimen *s, lw_str_ref ref,
 int lw_specimen_str_cmp(const lw_specimen *s, lw_str_ref a, lw_str_ref b)
 {
 	char ba[LW_ID_BUF], bb[LW_ID_BUF];
-	const char *x = lw_specimen_str(s, a, ba),
-		   *y = lw_specimen_str(s, b, bb);
+	const char *x, *y;
+	if (a == b)
+		return 0;
+	if (a && b) {
+		/* Two UUIDs of the same case: their bytes, nibble by nibble,
+		 * sort as their hex digits do. */
+		const unsigned char *p = stored(s, a), *q = stored(s, b);
+		if ((p[0] == UUID_LO || p[0] == UUID_UP) && p[0] == q[0])
+			return memcmp(p + 1, q + 1, 16);
+	}
+	x = lw_specimen_str(s, a, ba);
+	y = lw_specimen_str(s, b, bb);
 	if (!x || !y)
 		return (x != NULL) - (y != NULL);
 	return strcmp(x, y);
@@ -301,7 +344,7 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	uint32_t nadd = 0;
 	lw_str pk = ev->patient_key, eid = ev->event_id;
 	probe pr, ppk;
-	int need_pk = !s->patient_key;
+	int need_pk = !s->pk_ref;
 	if (!eid.p)
 		eid.p = "";
 	probe_init(&pr, eid, 1);
@@ -331,7 +374,7 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	probe_init(&ppk, pk, 0);
 	grow(s, 1, 0, nadd, 0,
 	     stored_size(&pr) + (need_pk ? stored_size(&ppk) : 0));
-	memcpy(s->contacts + s->ncontacts - nadd, add, nadd * sizeof *add);
+	memcpy(contacts(s) + s->ncontacts - nadd, add, nadd * sizeof *add);
 	r = &s->results[s->nresults - 1];
 	memset(r, 0, sizeof *r);
 	r->event_id = append(s, &pr);
@@ -345,7 +388,6 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	if (need_pk) {
 		s->pk_ref = append(s, &ppk);
 		s->patient_hash = lw_specimen_key_hash(pk.p, pk.len);
-		relocate(s);
 	}
 	if (ev->recorded_at > s->last_event_ms)
 		s->last_event_ms = ev->recorded_at;
@@ -401,7 +443,7 @@ int lw_specimen_add_notification(lw_specimen *s,
 int lw_specimen_has_contact(const lw_specimen *s, uint64_t key)
 {
 	for (uint32_t i = 0; i < s->ncontacts; i++)
-		if (s->contacts[i] == key)
+		if (contacts(s)[i] == key)
 			return 1;
 	return 0;
 }
@@ -409,8 +451,8 @@ int lw_specimen_has_contact(const lw_specimen *s, uint64_t key)
 lw_emitted *lw_specimen_find_emitted(lw_specimen *s, uint64_t key)
 {
 	for (uint32_t i = 0; i < s->nemitted; i++)
-		if (s->emitted[i].key == key)
-			return &s->emitted[i];
+		if (emitted(s)[i].key == key)
+			return &emitted(s)[i];
 	return NULL;
 }
 
@@ -419,8 +461,10 @@ void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t recipients,
 {
 	lw_emitted *e = lw_specimen_find_emitted(s, key);
 	if (!e) {
+		if (s->nemitted >= LW_SPECIMEN_MAX_EMITTED)
+			return; /* then it may be sent again: never lost */
 		grow(s, 0, 0, 0, 1, 0);
-		e = &s->emitted[s->nemitted - 1];
+		e = &emitted(s)[s->nemitted - 1];
 		memset(e, 0, sizeof *e);
 		e->key = key;
 	}
@@ -434,18 +478,17 @@ void lw_specimen_init(lw_specimen *s, const char *id, size_t len)
 	probe p;
 	memset(s, 0, sizeof *s);
 	probe_init(&p, (lw_str){id ? id : "", (uint32_t)len}, 0);
-	s->blob = lw_xmalloc(stored_size(&p));
+	relocate(s, lw_xmalloc(stored_size(&p)));
 	append(s, &p);
-	relocate(s);
 }
 
 size_t lw_specimen_bytes(const lw_specimen *s)
 {
-	return s->blob ? off_strs(s) + s->strs_len : 0;
+	return s->results ? off_strs(s) + s->strs_len : 0;
 }
 
 void lw_specimen_clear(lw_specimen *s)
 {
-	free(s->blob);
+	free(s->results);
 	memset(s, 0, sizeof *s);
 }

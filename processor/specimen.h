@@ -24,6 +24,7 @@
 #define LW_SPECIMEN_MAX_NOTIFS	 4096
 #define LW_SPECIMEN_MAX_RESULTS	 64
 #define LW_SPECIMEN_MAX_CONTACTS 256
+#define LW_SPECIMEN_MAX_EMITTED	 65535
 
 /* A string a record keeps (event and notification IDs, batch and intended
  * specimen IDs) is a reference into the record's string area: 0 = none
@@ -66,28 +67,33 @@ typedef struct lw_emitted {
 	uint8_t severity;
 } lw_emitted;
 
-/* The record's arrays and strings live in one heap block (blob), in this
- * order: results, notifs, contacts, emitted, strings. The pointers below
- * point into it and move when it grows; do not keep them across an add. */
+/* The record's arrays and strings live in one heap block, in this order:
+ * results, notifs, contacts, emitted, strings. The block starts at
+ * `results`; `notifs` points into it. Both move when it grows: do not keep
+ * them (or anything read through them) across an add. The header is kept
+ * small because there is one per tracked specimen. */
 typedef struct lw_specimen {
-	unsigned char *blob;
-	const char *id;		 /* NUL-terminated, in the string area */
-	const char *patient_key; /* NULL until a result arrives */
+	lw_result_rec *results; /* also the start of the block */
+	lw_notif_rec *notifs;
 	uint64_t
 	    patient_hash; /* lw_specimen_key_hash(patient_key), 0 if none */
-	lw_result_rec *results;
-	lw_notif_rec *notifs;
-	uint64_t *contacts;
-	lw_emitted *emitted;
-	uint32_t nresults, nnotifs, ncontacts, nemitted;
-	uint32_t strs_len; /* bytes of the string area */
-	lw_str_ref pk_ref; /* patient_key's, 0 = none */
+	int64_t last_event_ms; /* newest event time seen */
+	uint32_t strs_len;     /* bytes of the string area */
+	lw_str_ref pk_ref;     /* patient_key's, 0 = none */
 	uint32_t dropped_events;
+	uint16_t nresults, nnotifs, ncontacts, nemitted;
 	uint8_t update_pending; /* an incident grew; engine flushes it */
 	uint8_t timer_alerted;	/* a timer rule has alerted (late-event
 				   accounting) */
-	int64_t last_event_ms;	/* newest event time seen */
 } lw_specimen;
+
+/* The record's ID (NUL-terminated; valid until the record changes). */
+const char *lw_specimen_id(const lw_specimen *s);
+/* Its patient_key, NULL until a result arrives. */
+const char *lw_specimen_patient_key(const lw_specimen *s);
+/* The contact key hashes and the emitted incidents. */
+const uint64_t *lw_specimen_contacts(const lw_specimen *s);
+const lw_emitted *lw_specimen_emitted(const lw_specimen *s);
 
 /* Hash used for recipient and contact keys (stable, see hash.h). */
 uint64_t lw_specimen_key_hash(const char *p, size_t n);

@@ -10,8 +10,10 @@
  *
  * Entries are also kept in least-recently-updated order for the caps on
  * specimens and on accounted bytes: lw_state_evict() removes the least
- * recently updated first, with a work budget. Expired and evicted entries
- * are counted.
+ * recently updated first, with a work budget. The order is exact in small
+ * tables and approximate in large ones: a record moves to the recent end
+ * at most once per specimens/8 updates (see state.c). Expired and evicted
+ * entries are counted.
  *
  * The table is single-threaded. Records returned by find/upsert are owned by
  * the table and valid until the next call that can remove entries

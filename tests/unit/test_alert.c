@@ -63,7 +63,7 @@ static void result(const char *id, const char *code, int32_t version, int64_t t,
 	lw_str c = view(contact);
 	memset(&ev, 0, sizeof ev);
 	ev.event_id = view(id);
-	ev.specimen_id = view(sp.id);
+	ev.specimen_id = view(lw_specimen_id(&sp));
 	ev.patient_key = view("pk-42");
 	ev.test_code = view("PCR");
 	ev.result_code = view(code);
@@ -85,7 +85,7 @@ static void notif(const char *id, const char *recipient, const char *code,
 	lw_notification_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.notification_id = view(id);
-	ev.specimen_id = view(sp.id);
+	ev.specimen_id = view(lw_specimen_id(&sp));
 	ev.intended_specimen_id = view(intended);
 	ev.recipient_key = view(recipient);
 	ev.recipient_hint = view("hint-SECRET-t***@e***.jp");

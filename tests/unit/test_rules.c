@@ -83,7 +83,7 @@ static void result_into(lw_specimen *s, lw_codes *tab, const char *event_id,
 		n++;
 	}
 	ev.event_id = view(event_id);
-	ev.specimen_id = view(s->id);
+	ev.specimen_id = view(lw_specimen_id(s));
 	ev.patient_key = view("pk-1");
 	ev.test_code = view("PCR");
 	ev.result_code = view(code);
@@ -107,7 +107,7 @@ static void notif_into(lw_specimen *s, lw_codes *tab, const char *nid,
 	lw_notification_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.notification_id = view(nid);
-	ev.specimen_id = view(s->id);
+	ev.specimen_id = view(lw_specimen_id(s));
 	ev.intended_specimen_id = view(intended);
 	ev.recipient_key = view(recipient);
 	ev.recipient_hint = view("r***@x***");

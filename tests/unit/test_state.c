@@ -67,7 +67,7 @@ static void add_event(lw_specimen *s, const char *event_id, int64_t t)
 	size_t before = lw_specimen_bytes(s);
 	memset(&ev, 0, sizeof ev);
 	ev.event_id = view(event_id);
-	ev.specimen_id = view(s->id);
+	ev.specimen_id = view(lw_specimen_id(s));
 	ev.patient_key = view("patient-key-0123456789");
 	ev.test_code = view("T");
 	ev.result_code = view("POS");
@@ -229,9 +229,9 @@ static void on_due(void *opaque, lw_specimen *s)
 	int64_t now = *(const int64_t *)opaque;
 	size_t len = strlen(due_log);
 	cr_assert_eq(lw_state_deadline(st, s), INT64_MAX,
-		     "%s handed over still scheduled", s->id);
+		     "%s handed over still scheduled", lw_specimen_id(s));
 	snprintf(due_log + len, sizeof due_log - len, "%s%s", len ? "," : "",
-		 s->id);
+		 lw_specimen_id(s));
 	due_n++;
 	switch (due_mode) {
 	case DUE_EXPIRE:
@@ -627,7 +627,7 @@ static void count_visit(void *opaque, const lw_specimen *s)
 {
 	int i;
 	(void)opaque;
-	if (sscanf(s->id, "w%d", &i) == 1 && i >= 0 && i < NSWEEP)
+	if (sscanf(lw_specimen_id(s), "w%d", &i) == 1 && i >= 0 && i < NSWEEP)
 		visits[i]++;
 	else
 		foreign++;
