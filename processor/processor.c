@@ -626,7 +626,7 @@ lw_processor *lw_processor_new(const lw_config *cfg, const char *brokers,
 	pc = rd_kafka_conf_new();
 	if (conf_set(pc, "bootstrap.servers", brokers, errstr, errstr_size) ||
 	    conf_set(pc, "enable.idempotence", "true", errstr, errstr_size) ||
-	    conf_set(pc, "linger.ms", "2", errstr, errstr_size) ||
+	    conf_set(pc, "linger.ms", "0", errstr, errstr_size) ||
 	    conf_set(pc, "client.id", "labwatch", errstr, errstr_size) ||
 	    apply_passthrough(cfg, pc, "producer", errstr, errstr_size))
 		goto fail;

@@ -95,7 +95,7 @@ Test(state, upsert_and_find)
 	make(0, 0, 0, 0);
 	cr_assert_null(find("A"));
 	a = put("A");
-	cr_assert_str_eq(a->id, "A");
+	cr_assert_str_eq(lw_specimen_id(a), "A");
 	a2 = lw_state_upsert(st, "A", 1, &created);
 	cr_assert_eq(created, 0);
 	cr_assert_eq(a2, a);
@@ -598,7 +598,7 @@ Test(state, growth_keeps_entries_findable_and_in_place)
 	for (int i = 0; i < N; i++) {
 		snprintf(id, sizeof id, "g%d", i);
 		cr_assert_eq(find(id), ptr[i], "%s", id);
-		cr_assert_str_eq(ptr[i]->id, id);
+		cr_assert_str_eq(lw_specimen_id(ptr[i]), id);
 		cr_assert_eq(ptr[i]->nresults, 1);
 	}
 	cr_assert_eq(stats().specimens, N);
