@@ -176,6 +176,15 @@ lw_specimen *lw_state_find(lw_state *st, const char *id, size_t len)
 	return n ? &n->s : NULL;
 }
 
+/* Counts an update or a creation towards the LRU epoch. */
+static void tick_epoch(lw_state *st)
+{
+	if (++st->touches >= (st->st.specimens >> 3)) {
+		st->epoch++;
+		st->touches = 0;
+	}
+}
+
 lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
 			     int *created)
 {
@@ -190,6 +199,7 @@ lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
 	n->want = INT64_MAX;
 	n->tag = (uint16_t)(h >> 48);
 	n->epoch = st->epoch;
+	tick_epoch(st);
 	n->id_len = (uint32_t)len;
 	lw_specimen_init(&n->s, id, len);
 	n->hnext = st->buckets[h & (st->nbuckets - 1)];
@@ -216,10 +226,7 @@ void lw_state_touched(lw_state *st, lw_specimen *s, size_t old_bytes)
 		lru_append(st, n);
 		n->epoch = st->epoch;
 	}
-	if (++st->touches >= (st->st.specimens >> 3)) {
-		st->epoch++;
-		st->touches = 0;
-	}
+	tick_epoch(st);
 }
 
 size_t lw_state_evict(lw_state *st, size_t budget)
