@@ -56,6 +56,9 @@ struct lw_engine {
 		int has_cause;
 	} * pending;
 	size_t npending, cappending;
+	/* Hashes of the last two hinted keys (lw_engine_hint), newest
+	 * first; 0 = none. */
+	uint64_t hinted[2];
 };
 
 void lw_engine_config_defaults(lw_engine_config *c)
@@ -488,6 +491,7 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 	lw_specimen *s;
 	lw_str sid;
 	int created, added, late, had_patient;
+	uint64_t recipient = 0;
 	int64_t t;
 	size_t before;
 	union {
@@ -530,6 +534,12 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 	 * (Decoded views stay valid: timers do not decode.) */
 	if (replay_mode(e))
 		run_timers(e, SIZE_MAX);
+	/* Fan-in's bucket for this recipient: read after the state work. */
+	if (m->topic == LW_TOPIC_NOTIFICATIONS) {
+		recipient = lw_specimen_key_hash(ev.n.recipient_key.p,
+						 ev.n.recipient_key.len);
+		lw_fanin_prefetch(e->fanin, recipient, 0);
+	}
 	s = lw_state_upsert(e->state, sid.p, sid.len, &created);
 	before = lw_specimen_bytes(s);
 	had_patient = s->pk_ref != 0;
@@ -543,6 +553,9 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 						ev.n.result_code.len);
 		added = lw_specimen_add_notification(s, &ev.n, code,
 						     m->partition, m->offset);
+		/* the rules run before fan-in reads this entry */
+		if (added > 0 && s->pk_ref)
+			lw_fanin_prefetch(e->fanin, recipient, 1);
 		if (added > 0)
 			lw_surge_add(e->surge, ev.n.sent_at, ev.n.batch_id.p,
 				     ev.n.batch_id.len);
@@ -585,6 +598,27 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 			e->settled_wm = lw_clock_now(e->clock);
 	}
 	lw_state_evict(e->state, e->cfg.evict_budget);
+}
+
+/* Three stages, one per hint call, so each load has a message's worth of
+ * time to arrive before the next stage reads it: the bucket of this key,
+ * the chain head of the previous key, the record of the one before. The
+ * key is the specimen ID by contract; a framed or wrong key only wastes
+ * the prefetch. */
+void lw_engine_hint(lw_engine *e, const lw_msg *ahead)
+{
+	uint64_t h = 0;
+	if (ahead->key && ahead->key_len && ahead->key_len <= 256) {
+		h = lw_state_hash((const char *)ahead->key, ahead->key_len);
+		lw_state_prefetch(e->state, h, 0);
+		__builtin_prefetch(ahead->value);
+	}
+	if (e->hinted[1])
+		lw_state_prefetch(e->state, e->hinted[1], 2);
+	if (e->hinted[0])
+		lw_state_prefetch(e->state, e->hinted[0], 1);
+	e->hinted[1] = e->hinted[0];
+	e->hinted[0] = h;
 }
 
 void lw_engine_flush(lw_engine *e)

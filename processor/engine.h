@@ -130,6 +130,14 @@ lw_engine *lw_engine_new(const lw_engine_config *cfg, const lw_registry *reg,
 void lw_engine_destroy(lw_engine *e);
 
 void lw_engine_process(lw_engine *e, const lw_msg *m);
+/* Optional, for speed only: tells the engine about a message it will be
+ * given a few calls from now (LW_ENGINE_AHEAD is the distance it is built
+ * for), so the cache misses of its state lookup overlap with the work on
+ * the messages before it. Only the message key is read, during this call;
+ * hints change no result, and a hint never followed by its message is
+ * harmless. */
+#define LW_ENGINE_AHEAD 4
+void lw_engine_hint(lw_engine *e, const lw_msg *ahead);
 
 /* Sends the updates of incidents that grew since the last flush (new
  * incidents are sent at once; growth is coalesced so a mailing to 62

@@ -21,6 +21,8 @@
 #include "rules.h"
 #include "xmalloc.h"
 
+#define FANIN_LOOKAHEAD 16 /* buckets: about two expiry calls ahead */
+
 typedef struct pair {
 	uint64_t patient;
 	int64_t sent_at;
@@ -280,6 +282,24 @@ static void build(lw_fanin *f, const rent *r, size_t n, lw_alert *a)
 		 (long long)(f->cfg.window_ms / 60000), f->cfg.threshold);
 }
 
+/* An entry spans two or three cache lines (its size is not a multiple of
+ * the line, nor its address aligned to one). */
+static void prefetch_rent(const rent *r)
+{
+	__builtin_prefetch(r);
+	__builtin_prefetch((const char *)r + 64);
+	__builtin_prefetch((const char *)r + sizeof *r - 1);
+}
+
+void lw_fanin_prefetch(const lw_fanin *f, uint64_t recipient, int stage)
+{
+	const bucket *b = &f->b[recipient & (f->nb - 1)];
+	if (stage == 0)
+		__builtin_prefetch(b);
+	else if (b->head)
+		prefetch_rent(b->head);
+}
+
 int lw_fanin_add(lw_fanin *f, const lw_fanin_pair *in, lw_alert *a)
 {
 	rent *r;
@@ -357,6 +377,12 @@ size_t lw_fanin_expire(lw_fanin *f, int64_t now, size_t budget)
 	cut = now - f->cfg.window_ms;
 	while (visited < budget) {
 		bucket *b = &f->b[f->cursor];
+		/* the chain this walk reaches a few calls from now: start
+		 * loading it if it has something to expire */
+		const bucket *ahead =
+		    &f->b[(f->cursor + FANIN_LOOKAHEAD) & (f->nb - 1)];
+		if (ahead->oldest <= cut && ahead->head)
+			prefetch_rent(ahead->head);
 		visited++;
 		if (b->oldest <= cut) {
 			rent **pp = &b->head;

@@ -72,6 +72,10 @@ typedef struct lw_fanin_pair {
 /* Adds a pair. If the recipient's incident is new or grew, fills *a (valid
  * until the next call) and returns 1 (2 if it grew, 1 if new); else 0. */
 int lw_fanin_add(lw_fanin *f, const lw_fanin_pair *p, lw_alert *a);
+/* Cache hint for a coming lw_fanin_add() of this recipient key hash: stage
+ * 0 loads the bucket, stage 1 (some work later) the chain's first entry.
+ * Reads the table as it is, changes nothing. */
+void lw_fanin_prefetch(const lw_fanin *f, uint64_t recipient, int stage);
 
 /* Drops notifications older than now - window_ms and recipients left with
  * none, visiting at most budget entries. Returns the number visited. */

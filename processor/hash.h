@@ -12,6 +12,11 @@
 /* 64-bit hash of n bytes under a seed. Stable forever. */
 uint64_t lw_hash64(const void *data, size_t n, uint64_t seed);
 
+/* A faster 64-bit hash for in-memory tables only (about a third of
+ * lw_hash64's latency on a 36-byte ID): deterministic, but with no promise
+ * to stay the same between versions, so it must never reach an output. */
+uint64_t lw_hash_fast(const void *data, size_t n, uint64_t seed);
+
 /* Incremental form for hashing several fields: feed each with its length
  * so that ("ab","c") and ("a","bc") differ. */
 typedef struct lw_hasher {

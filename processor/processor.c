@@ -48,6 +48,8 @@
 #define MAX_POINTS   4096
 
 struct lw_processor {
+	uint64_t rebalances; /* rebalance callbacks served so far */
+	rd_kafka_message_t *batch[BATCH]; /* see collect() */
 	const lw_config *cfg;
 	lw_processor_hooks hooks;
 	rd_kafka_t *consumer;
@@ -523,6 +525,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
 	lw_processor *p = opaque;
 	(void)rk;
+	p->rebalances++;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		lw_log(LW_LOG_INFO, "assignment: %d partitions", parts->cnt);
 		assign(p, parts);
@@ -808,20 +811,55 @@ static void housekeeping(lw_processor *p, int idle)
 	}
 }
 
+/* Polls what is already fetched, up to BATCH messages, into p->batch, so
+ * the engine can be told about each message a few messages ahead
+ * (lw_engine_hint). A rebalance is served inside a poll: the messages
+ * collected before it belong to the old assignment, whose progress the
+ * revocation has committed and whose state it has reset, so they are
+ * dropped unprocessed (the new owner, maybe us, reads them again from the
+ * committed offsets), exactly as librdkafka drops the ones still queued. */
+static size_t collect(lw_processor *p)
+{
+	size_t n = 0;
+	uint64_t gen = p->rebalances;
+	rd_kafka_message_t *rkm = rd_kafka_consumer_poll(p->consumer, 100);
+	while (rkm) {
+		if (p->rebalances != gen) {
+			for (size_t i = 0; i < n; i++)
+				rd_kafka_message_destroy(p->batch[i]);
+			n = 0;
+			gen = p->rebalances;
+		}
+		p->batch[n++] = rkm;
+		if (n >= BATCH)
+			break;
+		rkm = rd_kafka_consumer_poll(p->consumer, 0);
+	}
+	return n;
+}
+
+static void hint(lw_processor *p, const rd_kafka_message_t *rkm)
+{
+	lw_msg m = {0};
+	if (rkm->err)
+		return;
+	m.key = rkm->key;
+	m.key_len = rkm->key_len;
+	m.value = rkm->payload;
+	lw_engine_hint(p->eng, &m);
+}
+
 int lw_processor_run(lw_processor *p, volatile sig_atomic_t *stop)
 {
 	int rc = 0;
 	p->last_commit_ms = p->last_stats_ms = lw_mono_ms();
 	while (!*stop && !p->fatal) {
-		int n = 0;
-		rd_kafka_message_t *rkm =
-		    rd_kafka_consumer_poll(p->consumer, 100);
-		while (rkm) {
-			handle_message(p, rkm);
-			rd_kafka_message_destroy(rkm);
-			if (++n >= BATCH)
-				break;
-			rkm = rd_kafka_consumer_poll(p->consumer, 0);
+		size_t n = collect(p);
+		for (size_t i = 0; i < n; i++) {
+			if (i + LW_ENGINE_AHEAD < n)
+				hint(p, p->batch[i + LW_ENGINE_AHEAD]);
+			handle_message(p, p->batch[i]);
+			rd_kafka_message_destroy(p->batch[i]);
 		}
 		lw_engine_flush(p->eng);
 		rd_kafka_poll(p->producer, 0);

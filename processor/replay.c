@@ -538,6 +538,14 @@ int lw_replay_main(int argc, char **argv)
 	eng = lw_engine_new(&ec, reg, &cb);
 	for (size_t i = 0; i < r.n; i++) {
 		const rmsg *m = &r.m[i];
+		if (i + LW_ENGINE_AHEAD < r.n) {
+			const rmsg *a = &r.m[i + LW_ENGINE_AHEAD];
+			lw_msg hint = {0};
+			hint.key = a->key;
+			hint.key_len = a->key_len;
+			hint.value = a->value;
+			lw_engine_hint(eng, &hint);
+		}
 		lw_msg msg = {m->topic,	       r.topic_names[m->topic],
 			      m->partition,    m->offset,
 			      m->timestamp_ms, m->key,

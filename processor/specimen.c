@@ -244,6 +244,13 @@ const char *lw_specimen_id(const lw_specimen *s)
 	return raw_bytes(strs(s), &len);
 }
 
+int lw_specimen_id_is(const lw_specimen *s, const char *id, size_t len)
+{
+	size_t have;
+	const char *b = raw_bytes(strs(s), &have);
+	return have == len && memcmp(b, id, len) == 0;
+}
+
 const char *lw_specimen_patient_key(const lw_specimen *s)
 {
 	size_t len;
@@ -480,6 +487,16 @@ void lw_specimen_init(lw_specimen *s, const char *id, size_t len)
 	probe_init(&p, (lw_str){id ? id : "", (uint32_t)len}, 0);
 	relocate(s, lw_xmalloc(stored_size(&p)));
 	append(s, &p);
+}
+
+void lw_specimen_prefetch(const lw_specimen *s)
+{
+	const char *b = (const char *)s->results;
+	if (!b)
+		return;
+	__builtin_prefetch(b);
+	__builtin_prefetch(strs(s));
+	__builtin_prefetch(strs(s) + s->strs_len, 1);
 }
 
 size_t lw_specimen_bytes(const lw_specimen *s)

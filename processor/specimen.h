@@ -89,11 +89,17 @@ typedef struct lw_specimen {
 
 /* The record's ID (NUL-terminated; valid until the record changes). */
 const char *lw_specimen_id(const lw_specimen *s);
+/* Is the record's ID exactly these len bytes? */
+int lw_specimen_id_is(const lw_specimen *s, const char *id, size_t len);
 /* Its patient_key, NULL until a result arrives. */
 const char *lw_specimen_patient_key(const lw_specimen *s);
 /* The contact key hashes and the emitted incidents. */
 const uint64_t *lw_specimen_contacts(const lw_specimen *s);
 const lw_emitted *lw_specimen_emitted(const lw_specimen *s);
+
+/* Cache hint: starts loading the parts of the block an update touches
+ * (its head, the ID, the end). Changes nothing. */
+void lw_specimen_prefetch(const lw_specimen *s);
 
 /* Hash used for recipient and contact keys (stable, see hash.h). */
 uint64_t lw_specimen_key_hash(const char *p, size_t n);

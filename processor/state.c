@@ -1,8 +1,9 @@
 /* state: chained hash table + intrusive LRU list of specimen records.
  *
- * Design. Each node holds the record, a few bits of its ID's hash (the
- * full hash is recomputed from the ID when the table grows or a record is
- * removed), a bucket-chain link and LRU links; nodes never move in memory, so
+ * Design. Each node holds the record, 48 bits of its ID's hash (the low 32
+ * pick the bucket, so growth and removal never touch the record; the top 16
+ * filter chain walks before an ID compare), a bucket-chain link and LRU
+ * links; nodes never move in memory, so
  * records can be handed out by pointer. The bucket array is pre-sized from
  * expected_specimens and doubles (one full rehash) when the load passes 1; a
  * rehash bumps the generation so a sweep in progress restarts (LW_SWEEP_RESET)
@@ -21,15 +22,17 @@
 #include "xmalloc.h"
 
 #define ID_SEED 0x737065636964ULL
+/* node_bucket() indexes with 32 stored bits of the hash */
+#define MAX_BUCKETS ((size_t)1 << 31)
 
 typedef struct node {
 	struct node *hnext;
 	struct node *prev, *next; /* LRU */
 	lw_wheel_entry timer;	  /* linked at a time <= want */
 	int64_t want;		  /* the deadline, INT64_MAX = none */
+	uint32_t hash32;	  /* low bits of the ID's hash: the bucket */
 	uint16_t tag;		  /* top bits of the ID's hash */
 	uint16_t epoch;		  /* LRU epoch of the last move to the tail */
-	uint32_t id_len;
 	lw_specimen s;
 } node;
 
@@ -59,17 +62,46 @@ static size_t table_bytes(const lw_state *st)
 	return st->nbuckets * sizeof(node *);
 }
 
+/* The bucket of n in a table of nb buckets: from the stored low bits, so
+ * growth and removal do not touch the record (nb <= 2^32). */
+static size_t node_bucket(const node *n, size_t nb)
+{
+	return n->hash32 & (nb - 1);
+}
+
+/* The wheel's hint (wheel.h): the next entry to fire is in cache by now
+ * (the list walk wrote to it); start loading what its expiry touches, the
+ * record and the LRU neighbours, and the node of the entry after it. */
+static void wheel_ahead(void *opaque, const lw_wheel_entry *next,
+			const lw_wheel_entry *after)
+{
+	const lw_state *st = opaque;
+	const node *n = (const node *)((const char *)next -
+				       offsetof(node, timer));
+	__builtin_prefetch(&st->buckets[node_bucket(n, st->nbuckets)]);
+	__builtin_prefetch(n->s.results);
+	__builtin_prefetch(n->prev);
+	__builtin_prefetch(n->next);
+	if (after) {
+		const char *a = (const char *)after - offsetof(node, timer);
+		__builtin_prefetch(a);
+		__builtin_prefetch(a + 64);
+	}
+}
+
 lw_state *lw_state_new(const lw_state_config *cfg)
 {
 	lw_state *st = lw_xcalloc(1, sizeof *st);
 	size_t want = cfg->expected_specimens ? cfg->expected_specimens : 1024;
 	st->cfg = *cfg;
 	st->nbuckets = 64;
-	while (st->nbuckets < want)
+	while (st->nbuckets < want && st->nbuckets < MAX_BUCKETS)
 		st->nbuckets *= 2;
 	st->buckets = lw_xcalloc(st->nbuckets, sizeof *st->buckets);
 	st->st.bytes = table_bytes(st);
 	lw_wheel_init(&st->wheel);
+	st->wheel.ahead = wheel_ahead;
+	st->wheel.ahead_opaque = st;
 	return st;
 }
 
@@ -99,17 +131,13 @@ static void lru_append(lw_state *st, node *n)
 
 static uint64_t id_hash(const char *id, size_t len)
 {
-	return lw_hash64(id, len, ID_SEED);
+	return lw_hash_fast(id, len, ID_SEED);
 }
 
-static uint64_t node_hash(const node *n)
-{
-	return id_hash(lw_specimen_id(&n->s), n->id_len);
-}
 
 static void remove_node(lw_state *st, node *n)
 {
-	node **pp = &st->buckets[node_hash(n) & (st->nbuckets - 1)];
+	node **pp = &st->buckets[node_bucket(n, st->nbuckets)];
 	while (*pp != n)
 		pp = &(*pp)->hnext;
 	*pp = n->hnext;
@@ -142,12 +170,15 @@ void lw_state_destroy(lw_state *st)
 static void grow(lw_state *st)
 {
 	size_t nb = st->nbuckets * 2;
-	node **b = lw_xcalloc(nb, sizeof *b);
+	node **b;
+	if (st->nbuckets >= MAX_BUCKETS)
+		return; /* chains just get longer */
+	b = lw_xcalloc(nb, sizeof *b);
 	for (size_t i = 0; i < st->nbuckets; i++) {
 		node *n = st->buckets[i];
 		while (n) {
 			node *next = n->hnext;
-			size_t j = node_hash(n) & (nb - 1);
+			size_t j = node_bucket(n, nb);
 			n->hnext = b[j];
 			b[j] = n;
 			n = next;
@@ -161,11 +192,37 @@ static void grow(lw_state *st)
 	st->generation++;
 }
 
+uint64_t lw_state_hash(const char *id, size_t len)
+{
+	return id_hash(id, len);
+}
+
+void lw_state_prefetch(const lw_state *st, uint64_t h, int stage)
+{
+	node *const *slot = &st->buckets[h & (st->nbuckets - 1)];
+	if (stage == 0) {
+		__builtin_prefetch(slot);
+		return;
+	}
+	if (stage == 1) {
+		if (*slot) {
+			__builtin_prefetch(*slot);
+			__builtin_prefetch((const char *)*slot + 64);
+		}
+		return;
+	}
+	for (const node *n = *slot; n; n = n->hnext)
+		if (n->hash32 == (uint32_t)h && n->tag == (uint16_t)(h >> 48)) {
+			lw_specimen_prefetch(&n->s);
+			return;
+		}
+}
+
 static node *lookup(lw_state *st, const char *id, size_t len, uint64_t h)
 {
 	for (node *n = st->buckets[h & (st->nbuckets - 1)]; n; n = n->hnext)
-		if (n->tag == (uint16_t)(h >> 48) && n->id_len == len &&
-		    memcmp(lw_specimen_id(&n->s), id, len) == 0)
+		if (n->hash32 == (uint32_t)h && n->tag == (uint16_t)(h >> 48) &&
+		    lw_specimen_id_is(&n->s, id, len))
 			return n;
 	return NULL;
 }
@@ -197,10 +254,10 @@ lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
 		grow(st);
 	n = lw_xcalloc(1, sizeof *n);
 	n->want = INT64_MAX;
+	n->hash32 = (uint32_t)h;
 	n->tag = (uint16_t)(h >> 48);
 	n->epoch = st->epoch;
 	tick_epoch(st);
-	n->id_len = (uint32_t)len;
 	lw_specimen_init(&n->s, id, len);
 	n->hnext = st->buckets[h & (st->nbuckets - 1)];
 	st->buckets[h & (st->nbuckets - 1)] = n;

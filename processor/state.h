@@ -47,6 +47,14 @@ lw_state *lw_state_new(const lw_state_config *cfg);
 void lw_state_destroy(lw_state *st);
 
 lw_specimen *lw_state_find(lw_state *st, const char *id, size_t len);
+/* Prefetch hints for a record about to be looked up, by lw_state_hash() of
+ * its ID. They only warm the cache: they read the table as it is now and
+ * change nothing, so a stale or wrong hash is harmless. A caller that knows
+ * the IDs of the next few messages calls stage 0 (the bucket), then, a
+ * message later, stage 1 (the chain's first node), then stage 2 (the
+ * record whose tag matches), so the misses of several lookups overlap. */
+uint64_t lw_state_hash(const char *id, size_t len);
+void lw_state_prefetch(const lw_state *st, uint64_t hash, int stage);
 /* Finds or creates the record for id; *created tells which. */
 lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
 			     int *created);

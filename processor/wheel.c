@@ -58,6 +58,8 @@ void lw_wheel_init(lw_wheel *w)
 	w->cascaded = 0;
 	w->nfine = w->ncoarse = w->nearly = w->count = 0;
 	w->caught_up = 1;
+	w->ahead = NULL;
+	w->ahead_opaque = NULL;
 }
 
 void lw_wheel_remove(lw_wheel *w, lw_wheel_entry *e)
@@ -185,6 +187,9 @@ static int fire_list(lw_wheel *w, lw_wheel_entry *h, int level, int64_t now,
 		w->count--;
 		(*left)--;
 		(*fired)++;
+		if (w->ahead && !list_empty(&tmp))
+			w->ahead(w->ahead_opaque, tmp.next,
+				 tmp.next->next != &tmp ? tmp.next->next : NULL);
 		fire(opaque, e);
 	}
 	/* Not yet due, then the unprocessed rest, back in front of anything

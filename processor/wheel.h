@@ -40,6 +40,13 @@ typedef struct lw_wheel {
 	size_t nfine, ncoarse, nearly;
 	size_t count;
 	int caught_up; /* the last advance fired everything due */
+	/* Optional cache hint, NULL by default: called before each entry
+	 * fires with the entries that will fire after it (next, and the one
+	 * after, or NULL), so the owner can start loading what their
+	 * callbacks will touch. It must not change anything. */
+	void (*ahead)(void *ahead_opaque, const lw_wheel_entry *next,
+		      const lw_wheel_entry *after);
+	void *ahead_opaque;
 } lw_wheel;
 
 typedef void (*lw_wheel_fire_fn)(void *opaque, lw_wheel_entry *e);
