@@ -11,7 +11,12 @@
  *               the writer schema to ours (what a straightforward
  *               implementation pays)
  *   decode      our compiled-plan decoder only
- *   core        the whole engine: decode + join + rules + alert building
+ *   core        the whole engine: decode + join + rules + alert building,
+ *               each message hinted four ahead (lw_engine_hint) as the
+ *               processor does within a polled batch; timed from engine
+ *               creation to the last flush, teardown apart
+ *               (BENCH_CORE_VERBOSE=1 prints each run's; BENCH_CORE_NO_HINTS=1
+ *               turns the hints off, to measure what they are worth)
  * With --truth, the core pass's incidents are checked against the ground
  * truth (a fast benchmark that is wrong is no benchmark). Prints one line per
  * pass: "pass events ms events/s", then ratios, then state figures. */
@@ -419,8 +424,9 @@ int main(int argc, char **argv)
 		r.alerts = 0;
 		t[3][k] = pass_core(&r, reg, expected, &ss, &jb, &td);
 		if (getenv("BENCH_CORE_VERBOSE"))
-			fprintf(stderr, "rep %d: core %.1f ms, teardown %.1f ms\n",
-				k, t[3][k] * 1000, td * 1000);
+			fprintf(stderr,
+				"rep %d: core %.1f ms, teardown %.1f ms\n", k,
+				t[3][k] * 1000, td * 1000);
 	}
 	printf("events: %zu (%d repetitions, median)\n", r.n, reps);
 	printf("%-10s %12s %12s\n", "pass", "ms", "events/s");

@@ -76,8 +76,8 @@ static void wheel_ahead(void *opaque, const lw_wheel_entry *next,
 			const lw_wheel_entry *after)
 {
 	const lw_state *st = opaque;
-	const node *n = (const node *)((const char *)next -
-				       offsetof(node, timer));
+	const node *n =
+	    (const node *)((const char *)next - offsetof(node, timer));
 	__builtin_prefetch(&st->buckets[node_bucket(n, st->nbuckets)]);
 	__builtin_prefetch(n->s.results);
 	__builtin_prefetch(n->prev);
@@ -133,7 +133,6 @@ static uint64_t id_hash(const char *id, size_t len)
 {
 	return lw_hash_fast(id, len, ID_SEED);
 }
-
 
 static void remove_node(lw_state *st, node *n)
 {

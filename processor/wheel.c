@@ -189,7 +189,8 @@ static int fire_list(lw_wheel *w, lw_wheel_entry *h, int level, int64_t now,
 		(*fired)++;
 		if (w->ahead && !list_empty(&tmp))
 			w->ahead(w->ahead_opaque, tmp.next,
-				 tmp.next->next != &tmp ? tmp.next->next : NULL);
+				 tmp.next->next != &tmp ? tmp.next->next
+							: NULL);
 		fire(opaque, e);
 	}
 	/* Not yet due, then the unprocessed rest, back in front of anything
