@@ -551,8 +551,8 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 	} else {
 		uint16_t code = lw_codes_intern(e->codes, ev.n.result_code.p,
 						ev.n.result_code.len);
-		added = lw_specimen_add_notification(s, &ev.n, code,
-						     m->partition, m->offset);
+		added = lw_specimen_add_notification_hashed(
+		    s, &ev.n, recipient, code, m->partition, m->offset);
 		/* the rules run before fan-in reads this entry */
 		if (added > 0 && s->pk_ref)
 			lw_fanin_prefetch(e->fanin, recipient, 1);

@@ -42,60 +42,92 @@ uint64_t lw_specimen_key_hash(const char *p, size_t n)
 	return lw_hash64(p, n, KEY_SEED);
 }
 
-/* Per byte: its hex value in the low nibble, and CLS_* bits. */
-#define CLS_LOWER 0x10 /* a-f */
-#define CLS_UPPER 0x20 /* A-F */
-#define CLS_BAD	  0x40 /* not a hex digit */
+/* Eight bytes at a time (SWAR): every byte of a word is tested and
+ * converted at once, with no carries between bytes because every byte is
+ * below 0x80 first. */
+#define ONES  0x0101010101010101ULL
+#define HIGHS (ONES * 0x80)
 
-static const unsigned char hex_class[256] = {
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
-    0x40, 0x40, 0x40, 0x40,
-};
+static inline uint64_t load_le64(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return x;
+#else
+	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+	       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
+	       (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+	       (uint64_t)p[7] << 56;
+#endif
+}
+
+/* 0x80 in each byte of x (all below 0x80) that is within [lo, hi]. */
+static inline uint64_t in_range(uint64_t x, unsigned lo, unsigned hi)
+{
+	return ~(x + ONES * (0x7F - hi)) & (x + ONES * (0x80 - lo)) & HIGHS;
+}
+
+/* Eight hex digits to four bytes (two digits to a byte, first digit
+ * high), as a little-endian word; ORs into the masks the bytes that were
+ * not hex digits and those that were lower / upper case letters. */
+static inline uint32_t hex8(const unsigned char *p, uint64_t *bad,
+			    uint64_t *lower, uint64_t *upper)
+{
+	uint64_t x = load_le64(p), d, l, u, v;
+	d = in_range(x, '0', '9');
+	l = in_range(x, 'a', 'f');
+	u = in_range(x, 'A', 'F');
+	/* a byte >= 0x80 may carry into its neighbour: the result is then
+	 * garbage, but it is flagged bad and thrown away */
+	*bad |= (x & HIGHS) | ((d | l | u) ^ HIGHS);
+	*lower |= l;
+	*upper |= u;
+	/* digit values: the low nibble, +9 for a letter (bit 6 set) */
+	v = (x & (ONES * 0x0F)) + ((x >> 6) & ONES) * 9;
+	/* byte 2k becomes digit 2k << 4 | digit 2k+1; then the even bytes
+	 * are gathered into the low four */
+	v = ((v << 4) | (v >> 8)) & 0x00FF00FF00FF00FFULL;
+	v = (v | (v >> 8)) & 0x0000FFFF0000FFFFULL;
+	return (uint32_t)(v | (v >> 16));
+}
+
+static void store_le32(unsigned char *out, uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(out, &v, 4);
+#else
+	for (int i = 0; i < 4; i++)
+		out[i] = (unsigned char)(v >> (8 * i));
+#endif
+}
 
 /* UUID_LO or UUID_UP with the 16 bytes in out, or 0: not canonical. A UUID
  * with no letters at all is lower case. */
 static int uuid_pack(const char *p, size_t n, unsigned char out[16])
 {
 	const unsigned char *u = (const unsigned char *)p;
-	unsigned acc = 0;
+	unsigned char h[32];
+	uint64_t bad = 0, lower = 0, upper = 0;
+	uint32_t w[4];
 	if (n != 36 || u[8] != '-' || u[13] != '-' || u[18] != '-' ||
 	    u[23] != '-')
 		return 0;
-	/* The five groups of hex digits, two digits to a byte. */
-	for (int g = 0, k = 0; g < 5; g++) {
-		static const unsigned char at[5] = {0, 9, 14, 19, 24},
-					   len[5] = {8, 4, 4, 4, 12};
-		const unsigned char *q = u + at[g];
-		for (int i = 0; i < len[g]; i += 2, k++) {
-			unsigned hi = hex_class[q[i]], lo = hex_class[q[i + 1]];
-			acc |= hi | lo;
-			out[k] = (unsigned char)((hi & 0xf) << 4 | (lo & 0xf));
-		}
-	}
-	if ((acc & CLS_BAD) ||
-	    (acc & (CLS_LOWER | CLS_UPPER)) == (CLS_LOWER | CLS_UPPER))
+	/* the five groups of digits, back to back */
+	memcpy(h, u, 8);
+	memcpy(h + 8, u + 9, 4);
+	memcpy(h + 12, u + 14, 4);
+	memcpy(h + 16, u + 19, 4);
+	memcpy(h + 20, u + 24, 12);
+	w[0] = hex8(h, &bad, &lower, &upper);
+	w[1] = hex8(h + 8, &bad, &lower, &upper);
+	w[2] = hex8(h + 16, &bad, &lower, &upper);
+	w[3] = hex8(h + 24, &bad, &lower, &upper);
+	if (bad || (lower && upper))
 		return 0;
-	return (acc & CLS_UPPER) ? UUID_UP : UUID_LO;
+	for (int i = 0; i < 4; i++)
+		store_le32(out + 4 * i, w[i]);
+	return upper ? UUID_UP : UUID_LO;
 }
 
 static void uuid_unpack(const unsigned char in[16], int tag, char out[37])
@@ -406,6 +438,18 @@ int lw_specimen_add_notification(lw_specimen *s,
 				 uint16_t stated_code, int32_t partition,
 				 int64_t offset)
 {
+	return lw_specimen_add_notification_hashed(
+	    s, ev,
+	    lw_specimen_key_hash(ev->recipient_key.p, ev->recipient_key.len),
+	    stated_code, partition, offset);
+}
+
+int lw_specimen_add_notification_hashed(lw_specimen *s,
+					const lw_notification_event *ev,
+					uint64_t recipient,
+					uint16_t stated_code, int32_t partition,
+					int64_t offset)
+{
 	lw_notif_rec *n;
 	lw_str intended = {NULL, 0}, nid = ev->notification_id;
 	probe pr, pb, pi;
@@ -433,8 +477,7 @@ int lw_specimen_add_notification(lw_specimen *s,
 	n->notification_id = append(s, &pr);
 	n->batch_id = append(s, &pb);
 	n->intended = append(s, &pi);
-	n->recipient =
-	    lw_specimen_key_hash(ev->recipient_key.p, ev->recipient_key.len);
+	n->recipient = recipient;
 	n->sent_at = ev->sent_at;
 	n->offset = offset;
 	n->partition = partition;

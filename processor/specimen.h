@@ -114,6 +114,13 @@ int lw_specimen_add_notification(lw_specimen *s,
 				 const lw_notification_event *ev,
 				 uint16_t stated_code, int32_t partition,
 				 int64_t offset);
+/* The same, for a caller that has hashed the recipient key already
+ * (recipient = lw_specimen_key_hash(recipient_key)). */
+int lw_specimen_add_notification_hashed(lw_specimen *s,
+					const lw_notification_event *ev,
+					uint64_t recipient,
+					uint16_t stated_code, int32_t partition,
+					int64_t offset);
 
 int lw_specimen_has_contact(const lw_specimen *s, uint64_t key);
 lw_emitted *lw_specimen_find_emitted(lw_specimen *s, uint64_t key);
