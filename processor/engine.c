@@ -29,6 +29,9 @@
 #include "xmalloc.h"
 
 #define FANIN_SWEEP_PER_EVENT 8 /* fan-in entries visited per applied event */
+/* Keys longer than this are not hinted: no specimen ID is that long in
+ * practice, and hashing a long key twice would cost more than a miss. */
+#define HINT_MAX_KEY 256
 
 struct lw_engine {
 	lw_engine_config cfg;
@@ -608,7 +611,7 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 void lw_engine_hint(lw_engine *e, const lw_msg *ahead)
 {
 	uint64_t h = 0;
-	if (ahead->key && ahead->key_len && ahead->key_len <= 256) {
+	if (ahead->key && ahead->key_len && ahead->key_len <= HINT_MAX_KEY) {
 		h = lw_state_hash((const char *)ahead->key, ahead->key_len);
 		lw_state_prefetch(e->state, h, 0);
 		__builtin_prefetch(ahead->value);

@@ -1,6 +1,6 @@
 /* hash: a small, fixed 64-bit string hash (multiply/xor-shift mixing).
  *
- * Design: words are read little-endian byte by byte so the result does not
+ * Design: words are read little-endian (bytes.h) so the result does not
  * depend on the host; the final avalanche is the murmur3 fmix64 finalizer.
  * It is not cryptographic: inputs are lab identifiers, and nothing an
  * attacker controls gains from a collision except a merged alert ID, which
@@ -8,6 +8,8 @@
 #include "hash.h"
 
 #include <string.h>
+
+#include "bytes.h"
 
 #define K1 0x9e3779b97f4a7c15ULL
 #define K2 0xc2b2ae3d27d4eb4fULL
@@ -36,25 +38,12 @@ static uint64_t load_le(const unsigned char *p, size_t n)
 	return w;
 }
 
-/* A whole little-endian word: one load on little-endian hosts (the
- * compiler turns the memcpy into a mov), the byte loop elsewhere. */
-static uint64_t load_le8(const unsigned char *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t w;
-	memcpy(&w, p, 8);
-	return w;
-#else
-	return load_le(p, 8);
-#endif
-}
-
 uint64_t lw_hash64(const void *data, size_t n, uint64_t seed)
 {
 	const unsigned char *p = data;
 	uint64_t h = seed ^ ((uint64_t)n * K1);
 	while (n >= 8) {
-		h ^= fmix64(load_le8(p) * K2);
+		h ^= fmix64(lw_load_le64(p) * K2);
 		h = rotl(h, 27) * K1 + K3;
 		p += 8;
 		n -= 8;
@@ -88,13 +77,13 @@ uint64_t lw_hash_fast(const void *data, size_t n, uint64_t seed)
 	uint64_t s = seed ^ K3 ^ ((uint64_t)n * K1), a, b;
 	size_t left = n;
 	while (left > 16) {
-		s = mum(load_le8(p) ^ K2, load_le8(p + 8) ^ s);
+		s = mum(lw_load_le64(p) ^ K2, lw_load_le64(p + 8) ^ s);
 		p += 16;
 		left -= 16;
 	}
 	if (left > 8) {
-		a = load_le8(p);
-		b = load_le8(p + left - 8);
+		a = lw_load_le64(p);
+		b = lw_load_le64(p + left - 8);
 	} else if (left >= 4) {
 		a = load_le4(p);
 		b = load_le4(p + left - 4);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "hash.h"
 #include "xmalloc.h"
 
@@ -48,20 +49,6 @@ uint64_t lw_specimen_key_hash(const char *p, size_t n)
 #define ONES  0x0101010101010101ULL
 #define HIGHS (ONES * 0x80)
 
-static inline uint64_t load_le64(const unsigned char *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t x;
-	memcpy(&x, p, 8);
-	return x;
-#else
-	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-	       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
-	       (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-	       (uint64_t)p[7] << 56;
-#endif
-}
-
 /* 0x80 in each byte of x (all below 0x80) that is within [lo, hi]. */
 static inline uint64_t in_range(uint64_t x, unsigned lo, unsigned hi)
 {
@@ -74,7 +61,7 @@ static inline uint64_t in_range(uint64_t x, unsigned lo, unsigned hi)
 static inline uint32_t hex8(const unsigned char *p, uint64_t *bad,
 			    uint64_t *lower, uint64_t *upper)
 {
-	uint64_t x = load_le64(p), d, l, u, v;
+	uint64_t x = lw_load_le64(p), d, l, u, v;
 	d = in_range(x, '0', '9');
 	l = in_range(x, 'a', 'f');
 	u = in_range(x, 'A', 'F');
@@ -90,16 +77,6 @@ static inline uint32_t hex8(const unsigned char *p, uint64_t *bad,
 	v = ((v << 4) | (v >> 8)) & 0x00FF00FF00FF00FFULL;
 	v = (v | (v >> 8)) & 0x0000FFFF0000FFFFULL;
 	return (uint32_t)(v | (v >> 16));
-}
-
-static void store_le32(unsigned char *out, uint32_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	memcpy(out, &v, 4);
-#else
-	for (int i = 0; i < 4; i++)
-		out[i] = (unsigned char)(v >> (8 * i));
-#endif
 }
 
 /* UUID_LO or UUID_UP with the 16 bytes in out, or 0: not canonical. A UUID
@@ -126,7 +103,7 @@ static int uuid_pack(const char *p, size_t n, unsigned char out[16])
 	if (bad || (lower && upper))
 		return 0;
 	for (int i = 0; i < 4; i++)
-		store_le32(out + 4 * i, w[i]);
+		lw_store_le32(out + 4 * i, w[i]);
 	return upper ? UUID_UP : UUID_LO;
 }
 
