@@ -62,6 +62,10 @@ struct lw_engine {
 	/* Hashes of the last two hinted keys (lw_engine_hint), newest
 	 * first; 0 = none. */
 	uint64_t hinted[2];
+	/* The record being worked on: its entry, and the view it is
+	 * unpacked into (stored back when the work is done). */
+	lw_state_entry *cur;
+	lw_specimen view;
 };
 
 void lw_engine_config_defaults(lw_engine_config *c)
@@ -198,6 +202,7 @@ void lw_engine_destroy(lw_engine *e)
 	lw_codec_destroy(e->codec);
 	lw_incident_list_free(&e->inc);
 	lw_alert_builder_free(&e->ab);
+	lw_specimen_clear(&e->view);
 	for (size_t i = 0; i < e->npending; i++)
 		free(e->pending[i].id);
 	free(e->pending);
@@ -286,13 +291,22 @@ static int delivered_before(const lw_engine *e, int64_t fired_at)
 }
 
 /* The record's deadline: its next timer, else its expiry. A record never
- * expires with a timer pending (an SLA longer than the TTL keeps it). */
-static void schedule(lw_engine *e, lw_specimen *s, int64_t next_due)
+ * expires with a timer pending (an SLA longer than the TTL keeps it). s is
+ * the view of e->cur. */
+static void schedule(lw_engine *e, const lw_specimen *s, int64_t next_due)
 {
 	int64_t due = next_due;
 	if (due == INT64_MAX && e->cfg.state.ttl_ms > 0)
 		due = s->last_event_ms + e->cfg.state.ttl_ms;
-	lw_state_schedule(e->state, s, due);
+	lw_state_schedule(e->state, e->cur, due);
+}
+
+/* Makes en the record worked on, unpacked into e->view. */
+static lw_specimen *load(lw_engine *e, lw_state_entry *en)
+{
+	e->cur = en;
+	lw_state_load(e->state, en, &e->view);
+	return &e->view;
 }
 
 static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
@@ -305,7 +319,6 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 		const lw_incident *inc = &e->inc.v[i];
 		lw_emitted *prev;
 		lw_alert a;
-		size_t before;
 		char id[33];
 		uint64_t key;
 		/* Decide on the ID alone; build the alert only to send it. */
@@ -337,10 +350,8 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 		}
 		/* After sending: the alert is a view into the record, which
 		 * this may move. */
-		before = lw_specimen_bytes(s);
 		lw_specimen_set_emitted(s, a.key, inc->recipients, a.revision,
 					(uint8_t)inc->severity);
-		lw_state_touched(e->state, s, before);
 		if (inc->due)
 			s->timer_alerted = 1;
 	}
@@ -462,19 +473,24 @@ static void on_surge(void *opaque, const lw_alert *a)
 	send_global(e, &copy, NULL);
 }
 
-static void on_due(void *opaque, lw_specimen *s)
+static void on_due(void *opaque, lw_state_entry *en)
 {
 	lw_engine *e = opaque;
 	int64_t now = lw_clock_now(e->clock);
+	lw_specimen *s = load(e, en);
 	e->st.timers_run++;
 	evaluate(e, s, NULL, 0);
 	if (e->inc.next_due == INT64_MAX && e->cfg.state.ttl_ms > 0 &&
-	    s->last_event_ms + e->cfg.state.ttl_ms <= now) {
-		if (s->update_pending)
-			lw_state_schedule(e->state, s, now + 1);
-		else
-			lw_state_expire(e->state, s);
+	    s->last_event_ms + e->cfg.state.ttl_ms <= now &&
+	    !s->update_pending) {
+		lw_state_expire(e->state, en);
+	} else {
+		if (e->inc.next_due == INT64_MAX && e->cfg.state.ttl_ms > 0 &&
+		    s->last_event_ms + e->cfg.state.ttl_ms <= now)
+			lw_state_schedule(e->state, en, now + 1);
+		lw_state_store(e->state, en, s);
 	}
+	e->cur = NULL;
 }
 
 static void run_timers(lw_engine *e, size_t budget)
@@ -491,12 +507,12 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 	char detail[256];
 	int32_t sid_schema = -1;
 	lw_decode_status ds;
+	lw_state_entry *en;
 	lw_specimen *s;
 	lw_str sid;
 	int created, added, late, had_patient;
 	uint64_t recipient = 0;
 	int64_t t;
-	size_t before;
 	union {
 		lw_result_event r;
 		lw_notification_event n;
@@ -543,8 +559,14 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 						 ev.n.recipient_key.len);
 		lw_fanin_prefetch(e->fanin, recipient, 0);
 	}
-	s = lw_state_upsert(e->state, sid.p, sid.len, &created);
-	before = lw_specimen_bytes(s);
+	en = lw_state_upsert(e->state, sid.p, sid.len, &created);
+	if (created) { /* nothing to unpack but the ID */
+		e->cur = en;
+		s = &e->view;
+		lw_specimen_reset(s, sid.p, sid.len);
+	} else {
+		s = load(e, en);
+	}
 	had_patient = s->pk_ref != 0;
 	if (m->topic == LW_TOPIC_RESULTS) {
 		uint16_t code = lw_codes_intern(e->codes, ev.r.result_code.p,
@@ -563,7 +585,6 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 			lw_surge_add(e->surge, ev.n.sent_at, ev.n.batch_id.p,
 				     ev.n.batch_id.len);
 	}
-	lw_state_touched(e->state, s, before);
 	if (added == 0) {
 		e->st.duplicates++;
 	} else if (added < 0) {
@@ -591,6 +612,9 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 	}
 	if (created && added <= 0)
 		schedule(e, s, INT64_MAX);
+	if (added != 0)
+		lw_state_store(e->state, en, s);
+	e->cur = NULL;
 	/* Live: the stream time moves per batch (lw_engine_tick); what the
 	 * tick's budget left due is worked off a little per message, so a
 	 * burst of expiries keeps pace with the input. */
@@ -628,11 +652,15 @@ void lw_engine_flush(lw_engine *e)
 {
 	for (size_t i = 0; i < e->npending; i++) {
 		struct pending *p = &e->pending[i];
-		lw_specimen *s = lw_state_find(e->state, p->id, strlen(p->id));
+		lw_state_entry *en =
+		    lw_state_find(e->state, p->id, strlen(p->id));
+		lw_specimen *s = en ? load(e, en) : NULL;
 		if (s && s->update_pending) {
 			s->update_pending = 0;
 			evaluate(e, s, p->has_cause ? &p->cause : NULL, 1);
+			lw_state_store(e->state, en, s);
 		}
+		e->cur = NULL;
 		free(p->id);
 	}
 	e->npending = 0;

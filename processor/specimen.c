@@ -276,6 +276,24 @@ const lw_emitted *lw_specimen_emitted(const lw_specimen *s)
 	return emitted(s);
 }
 
+/* Makes the block at least `need` bytes (keeping its content) and
+ * returns it. Room grows by half again, so a record that gains events one
+ * by one, or a view that holds one record after another, is rarely
+ * reallocated. */
+static unsigned char *reserve(lw_specimen *s, size_t need)
+{
+	if (need > s->cap) {
+		size_t cap = (size_t)s->cap + s->cap / 2;
+		if (cap < need)
+			cap = need;
+		if (cap < 256)
+			cap = 256;
+		relocate(s, lw_xrealloc(blob(s), cap));
+		s->cap = (uint32_t)cap;
+	}
+	return blob(s);
+}
+
 /* Grows the block by dr results, dn notifs, dc contacts and de emitted
  * (each at the end of its array, left for the caller to fill) and by dstr
  * bytes of string area (filled by append()): one realloc, then the
@@ -289,7 +307,7 @@ static void grow(lw_specimen *s, uint32_t dr, uint32_t dn, uint32_t dc,
 	size_t add[4] = {dr * sizeof(lw_result_rec), dn * sizeof(lw_notif_rec),
 			 dc * sizeof(uint64_t), de * sizeof(lw_emitted)};
 	size_t shift = add[0] + add[1] + add[2] + add[3];
-	unsigned char *b = lw_xrealloc(blob(s), end + shift + dstr);
+	unsigned char *b = reserve(s, end + shift + dstr);
 	for (int k = 3; k >= 0 && shift; k--) {
 		size_t len = (k == 3 ? end : at[k + 1]) - at[k];
 		memmove(b + at[k] + shift, b + at[k], len);
@@ -502,21 +520,21 @@ void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t recipients,
 
 void lw_specimen_init(lw_specimen *s, const char *id, size_t len)
 {
-	probe p;
 	memset(s, 0, sizeof *s);
-	probe_init(&p, (lw_str){id ? id : "", (uint32_t)len}, 0);
-	relocate(s, lw_xmalloc(stored_size(&p)));
-	append(s, &p);
+	lw_specimen_reset(s, id, len);
 }
 
-void lw_specimen_prefetch(const lw_specimen *s)
+void lw_specimen_reset(lw_specimen *s, const char *id, size_t len)
 {
-	const char *b = (const char *)s->results;
-	if (!b)
-		return;
-	__builtin_prefetch(b);
-	__builtin_prefetch(strs(s));
-	__builtin_prefetch(strs(s) + s->strs_len, 1);
+	unsigned char *b = blob(s);
+	uint32_t cap = s->cap;
+	probe p;
+	memset(s, 0, sizeof *s);
+	s->cap = cap;
+	relocate(s, b);
+	probe_init(&p, (lw_str){id ? id : "", (uint32_t)len}, 0);
+	reserve(s, stored_size(&p));
+	append(s, &p);
 }
 
 size_t lw_specimen_bytes(const lw_specimen *s)
@@ -528,4 +546,238 @@ void lw_specimen_clear(lw_specimen *s)
 {
 	free(s->results);
 	memset(s, 0, sizeof *s);
+}
+
+/* ---- the packed form ----
+ *
+ * Layout: varint strs_len, the string area (the ID first), then varint
+ * nresults, nnotifs, ncontacts, nemitted, pk_ref, dropped_events, a flags
+ * byte, zigzag last_event_ms; then each result, notification, contact and
+ * emitted incident. Times are stored as their distance back from
+ * last_event_ms and offsets as the difference from the previous one in
+ * the same array, so most take one to three bytes; hashes take their
+ * eight. */
+
+#define FLAG_UPDATE_PENDING 1
+#define FLAG_TIMER_ALERTED  2
+#define VARINT_MAX	    10
+
+static inline uint64_t zz(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t unzz(uint64_t u)
+{
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* a - b and a + b, wrapping (any two times or offsets round-trip) */
+static inline int64_t wrap_sub(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+static inline int64_t wrap_add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static inline unsigned char *put_varint(unsigned char *o, uint64_t v)
+{
+	if (v < 0x80) { /* most: counts, versions, codes, partitions */
+		*o = (unsigned char)v;
+		return o + 1;
+	}
+	while (v >= 0x80) {
+		*o++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*o++ = (unsigned char)v;
+	return o;
+}
+
+static inline uint64_t get_varint(const unsigned char **pp)
+{
+	const unsigned char *p = *pp;
+	uint64_t v = 0;
+	int shift = 0;
+	if (*p < 0x80) {
+		*pp = p + 1;
+		return *p;
+	}
+	while (*p & 0x80) {
+		v |= (uint64_t)(*p++ & 0x7F) << shift;
+		shift += 7;
+	}
+	v |= (uint64_t)*p++ << shift;
+	*pp = p;
+	return v;
+}
+
+static inline unsigned char *put_u64(unsigned char *o, uint64_t v)
+{
+	memcpy(o, &v, 8);
+	return o + 8;
+}
+
+static inline uint64_t get_u64(const unsigned char **pp)
+{
+	uint64_t v;
+	memcpy(&v, *pp, 8);
+	*pp += 8;
+	return v;
+}
+
+/* A version that may be LW_NO_VERSION: 0 for none, else zigzag + 1. */
+static inline uint64_t version_code(int32_t v)
+{
+	return v == LW_NO_VERSION ? 0 : zz(v) + 1;
+}
+
+static inline int32_t version_of(uint64_t c)
+{
+	return c ? (int32_t)unzz(c - 1) : LW_NO_VERSION;
+}
+
+size_t lw_specimen_pack_bound(const lw_specimen *s)
+{
+	return VARINT_MAX * 9 + 1 + s->strs_len +
+	       (size_t)s->nresults * (VARINT_MAX * 6 + 2) +
+	       (size_t)s->nnotifs * (8 + VARINT_MAX * 8 + 1) +
+	       (size_t)s->ncontacts * 8 +
+	       (size_t)s->nemitted * (8 + VARINT_MAX * 2 + 1);
+}
+
+size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
+{
+	unsigned char *o = out;
+	int64_t base = s->last_event_ms, prev = 0;
+	o = put_varint(o, s->strs_len);
+	memcpy(o, strs(s), s->strs_len);
+	o += s->strs_len;
+	o = put_varint(o, s->nresults);
+	o = put_varint(o, s->nnotifs);
+	o = put_varint(o, s->ncontacts);
+	o = put_varint(o, s->nemitted);
+	o = put_varint(o, s->pk_ref);
+	o = put_varint(o, s->dropped_events);
+	*o++ = (unsigned char)((s->update_pending ? FLAG_UPDATE_PENDING : 0) |
+			       (s->timer_alerted ? FLAG_TIMER_ALERTED : 0));
+	o = put_varint(o, zz(base));
+	for (uint32_t i = 0; i < s->nresults; i++) {
+		const lw_result_rec *r = &s->results[i];
+		o = put_varint(o, zz(wrap_sub(base, r->recorded_at)));
+		o = put_varint(o, zz(wrap_sub(r->offset, prev)));
+		prev = r->offset;
+		o = put_varint(o, zz(r->partition));
+		o = put_varint(o, version_code(r->version));
+		o = put_varint(o, r->event_id);
+		o = put_varint(o, r->code);
+		*o++ = r->status;
+		*o++ = r->retest_pending;
+	}
+	prev = 0;
+	for (uint32_t i = 0; i < s->nnotifs; i++) {
+		const lw_notif_rec *n = &s->notifs[i];
+		o = put_u64(o, n->recipient);
+		o = put_varint(o, zz(wrap_sub(base, n->sent_at)));
+		o = put_varint(o, zz(wrap_sub(n->offset, prev)));
+		prev = n->offset;
+		o = put_varint(o, zz(n->partition));
+		o = put_varint(o, version_code(n->stated_version));
+		o = put_varint(o, n->notification_id);
+		o = put_varint(o, n->batch_id);
+		o = put_varint(o, n->intended);
+		o = put_varint(o, n->stated_code);
+		*o++ = n->channel;
+	}
+	for (uint32_t i = 0; i < s->ncontacts; i++)
+		o = put_u64(o, contacts(s)[i]);
+	for (uint32_t i = 0; i < s->nemitted; i++) {
+		const lw_emitted *e = &emitted(s)[i];
+		o = put_u64(o, e->key);
+		o = put_varint(o, e->recipients);
+		o = put_varint(o, e->revision);
+		*o++ = e->severity;
+	}
+	return (size_t)(o - out);
+}
+
+void lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
+{
+	const unsigned char *q = p;
+	uint32_t strs_len = (uint32_t)get_varint(&q);
+	const unsigned char *area = q;
+	int64_t base, prev = 0;
+	unsigned flags;
+	(void)len;
+	q += strs_len;
+	s->nresults = (uint16_t)get_varint(&q);
+	s->nnotifs = (uint16_t)get_varint(&q);
+	s->ncontacts = (uint16_t)get_varint(&q);
+	s->nemitted = (uint16_t)get_varint(&q);
+	s->pk_ref = (lw_str_ref)get_varint(&q);
+	s->dropped_events = (uint32_t)get_varint(&q);
+	flags = *q++;
+	s->update_pending = (flags & FLAG_UPDATE_PENDING) != 0;
+	s->timer_alerted = (flags & FLAG_TIMER_ALERTED) != 0;
+	base = unzz(get_varint(&q));
+	s->last_event_ms = base;
+	s->strs_len = strs_len;
+	reserve(s, off_strs(s) + strs_len);
+	relocate(s, blob(s));
+	for (uint32_t i = 0; i < s->nresults; i++) {
+		lw_result_rec *r = &s->results[i];
+		r->recorded_at = wrap_sub(base, unzz(get_varint(&q)));
+		r->offset = wrap_add(prev, unzz(get_varint(&q)));
+		prev = r->offset;
+		r->partition = (int32_t)unzz(get_varint(&q));
+		r->version = version_of(get_varint(&q));
+		r->event_id = (lw_str_ref)get_varint(&q);
+		r->code = (uint16_t)get_varint(&q);
+		r->status = *q++;
+		r->retest_pending = *q++;
+	}
+	prev = 0;
+	for (uint32_t i = 0; i < s->nnotifs; i++) {
+		lw_notif_rec *n = &s->notifs[i];
+		n->recipient = get_u64(&q);
+		n->sent_at = wrap_sub(base, unzz(get_varint(&q)));
+		n->offset = wrap_add(prev, unzz(get_varint(&q)));
+		prev = n->offset;
+		n->partition = (int32_t)unzz(get_varint(&q));
+		n->stated_version = version_of(get_varint(&q));
+		n->notification_id = (lw_str_ref)get_varint(&q);
+		n->batch_id = (lw_str_ref)get_varint(&q);
+		n->intended = (lw_str_ref)get_varint(&q);
+		n->stated_code = (uint16_t)get_varint(&q);
+		n->channel = *q++;
+	}
+	for (uint32_t i = 0; i < s->ncontacts; i++)
+		contacts(s)[i] = get_u64(&q);
+	for (uint32_t i = 0; i < s->nemitted; i++) {
+		lw_emitted *e = &emitted(s)[i];
+		e->key = get_u64(&q);
+		e->recipients = (uint32_t)get_varint(&q);
+		e->revision = (uint32_t)get_varint(&q);
+		e->severity = *q++;
+	}
+	memcpy(strs(s), area, strs_len);
+	if (s->pk_ref) {
+		size_t n;
+		const char *pk = raw_bytes(stored(s, s->pk_ref), &n);
+		s->patient_hash = lw_specimen_key_hash(pk, n);
+	} else {
+		s->patient_hash = 0;
+	}
+}
+
+int lw_specimen_packed_id_is(const unsigned char *p, const char *id, size_t len)
+{
+	size_t have;
+	const char *b;
+	get_varint(&p);
+	b = raw_bytes(p, &have);
+	return have == len && memcmp(b, id, len) == 0;
 }

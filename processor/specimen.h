@@ -70,8 +70,9 @@ typedef struct lw_emitted {
 /* The record's arrays and strings live in one heap block, in this order:
  * results, notifs, contacts, emitted, strings. The block starts at
  * `results`; `notifs` points into it. Both move when it grows: do not keep
- * them (or anything read through them) across an add. The header is kept
- * small because there is one per tracked specimen. */
+ * them (or anything read through them) across an add. The block keeps
+ * spare room (cap), so that one lw_specimen can serve as the working view
+ * of one record after another (lw_specimen_unpack) without reallocating. */
 typedef struct lw_specimen {
 	lw_result_rec *results; /* also the start of the block */
 	lw_notif_rec *notifs;
@@ -79,6 +80,7 @@ typedef struct lw_specimen {
 	    patient_hash; /* lw_specimen_key_hash(patient_key), 0 if none */
 	int64_t last_event_ms; /* newest event time seen */
 	uint32_t strs_len;     /* bytes of the string area */
+	uint32_t cap;	       /* bytes allocated for the block */
 	lw_str_ref pk_ref;     /* patient_key's, 0 = none */
 	uint32_t dropped_events;
 	uint16_t nresults, nnotifs, ncontacts, nemitted;
@@ -96,10 +98,6 @@ const char *lw_specimen_patient_key(const lw_specimen *s);
 /* The contact key hashes and the emitted incidents. */
 const uint64_t *lw_specimen_contacts(const lw_specimen *s);
 const lw_emitted *lw_specimen_emitted(const lw_specimen *s);
-
-/* Cache hint: starts loading the parts of the block an update touches
- * (its head, the ID, the end). Changes nothing. */
-void lw_specimen_prefetch(const lw_specimen *s);
 
 /* Hash used for recipient and contact keys (stable, see hash.h). */
 uint64_t lw_specimen_key_hash(const char *p, size_t n);
@@ -134,10 +132,33 @@ const char *lw_specimen_str(const lw_specimen *s, lw_str_ref ref,
 /* strcmp() order of two string refs of s (0 sorts first). */
 int lw_specimen_str_cmp(const lw_specimen *s, lw_str_ref a, lw_str_ref b);
 
-/* Sets the record's ID (copied). */
+/* Sets the record's ID (copied); s is empty or was cleared. */
 void lw_specimen_init(lw_specimen *s, const char *id, size_t len);
-/* Heap bytes owned by the record (for the state's memory cap); O(1). */
+/* Makes s a record holding only this ID, reusing s's block. */
+void lw_specimen_reset(lw_specimen *s, const char *id, size_t len);
+/* Bytes of the block in use (not counting spare room); O(1). */
 size_t lw_specimen_bytes(const lw_specimen *s);
+
+/* ---- the packed form: a record at rest ----
+ *
+ * The state keeps each record packed: the same content, numbers as
+ * varints (times and offsets as differences), the string area as is, the
+ * record's ID first. Packing is a function of the record, so equal records
+ * pack to equal bytes, and unpack(pack(s)) is s (with patient_hash
+ * recomputed from the patient key). The packed bytes are the state's to
+ * own; these functions only read or write the buffers they are given. */
+
+/* An upper bound on lw_specimen_pack()'s output for s. */
+size_t lw_specimen_pack_bound(const lw_specimen *s);
+/* Writes s packed into out (lw_specimen_pack_bound(s) bytes of room);
+ * returns the bytes written. */
+size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out);
+/* Replaces s's content by the packed record p (len bytes from
+ * lw_specimen_pack), reusing s's block. */
+void lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len);
+/* Is the packed record's ID exactly these len bytes? (No unpacking.) */
+int lw_specimen_packed_id_is(const unsigned char *p, const char *id,
+			     size_t len);
 /* Frees everything the record owns and zeroes it (the struct itself is the
  * caller's). */
 void lw_specimen_clear(lw_specimen *s);

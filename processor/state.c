@@ -1,15 +1,21 @@
-/* state: chained hash table + intrusive LRU list of specimen records.
+/* state: chained hash table + intrusive LRU list of packed specimen records.
  *
- * Design. Each node holds the record, 48 bits of its ID's hash (the low 32
- * pick the bucket, so growth and removal never touch the record; the top 16
- * filter chain walks before an ID compare), a bucket-chain link and LRU
- * links; nodes never move in memory, so
- * records can be handed out by pointer. The bucket array is pre-sized from
- * expected_specimens and doubles (one full rehash) when the load passes 1; a
- * rehash bumps the generation so a sweep in progress restarts (LW_SWEEP_RESET)
- * instead of missing records. Removal unlinks from chain and list in O(chain).
+ * Design. Each node (an lw_state_entry) holds 48 bits of its ID's hash (the
+ * low 32 pick the bucket, so growth and removal never touch the record; the
+ * top 16 filter chain walks before an ID compare), a bucket-chain link, LRU
+ * links, its wheel entry and a pointer to its packed record (specimen.h),
+ * a separate block sized to the byte. Nodes never move in memory, so they
+ * can be handed out by pointer; the record block is reallocated when a
+ * store changes its size. Packing a record on every store costs a few
+ * hundred instructions; it halves the memory per specimen, which is what
+ * bounds how many specimens a small machine can watch. The bucket array is
+ * pre-sized from expected_specimens and doubles (one full rehash) when the load
+ * passes 1; a rehash bumps the generation so a sweep in progress restarts
+ * (LW_SWEEP_RESET) instead of missing records. Removal unlinks from chain and
+ * list in O(chain).
  *
- * Invariants: bytes == sum of record bytes + nodes * sizeof(node) +
+ * Invariants: bytes == sum of body_cap(packed record bytes) +
+ * nodes * sizeof(node) +
  * buckets * sizeof(pointer); the LRU list holds exactly the live nodes,
  * least recently updated at the head. */
 #include "state.h"
@@ -25,16 +31,24 @@
 /* node_bucket() indexes with 32 stored bits of the hash */
 #define MAX_BUCKETS ((size_t)1 << 31)
 
-typedef struct node {
-	struct node *hnext;
-	struct node *prev, *next; /* LRU */
-	lw_wheel_entry timer;	  /* linked at a time <= want */
-	int64_t want;		  /* the deadline, INT64_MAX = none */
-	uint32_t hash32;	  /* low bits of the ID's hash: the bucket */
-	uint16_t tag;		  /* top bits of the ID's hash */
-	uint16_t epoch;		  /* LRU epoch of the last move to the tail */
-	lw_specimen s;
-} node;
+typedef struct lw_state_entry node;
+#define LEN(n) ((n)->timer.owner_u32)
+/* 80 bytes, a size class of its own (a 96-byte node costs 16 more per
+ * specimen): hence the record length kept in the wheel entry's spare
+ * bytes. */
+struct lw_state_entry {
+	node *hnext;
+	node *prev, *next;    /* LRU */
+	lw_wheel_entry timer; /* linked at a time <= want; timer.owner_u32
+				 is the packed record's length (LEN) */
+	int64_t want;	      /* the deadline, INT64_MAX = none */
+	unsigned char *body;  /* the packed record */
+	uint32_t hash32;      /* low bits of the ID's hash: the bucket */
+	uint16_t tag;	      /* top bits of the ID's hash */
+	uint16_t epoch;	      /* LRU epoch of the last move to the tail */
+};
+_Static_assert(sizeof(void *) != 8 || sizeof(node) == 80,
+	       "a node is one 80-byte size class on 64-bit hosts");
 
 struct lw_state {
 	lw_state_config cfg;
@@ -48,18 +62,33 @@ struct lw_state {
 	int sweeping;
 	lw_wheel wheel;
 	size_t scheduled; /* records with want != INT64_MAX */
-	uint16_t epoch;	  /* LRU epoch: see lw_state_touched() */
+	uint16_t epoch;	  /* LRU epoch: see lw_state_store() */
 	uint64_t touches; /* in this epoch */
+	lw_specimen work; /* packs new records */
+	lw_specimen sweep_view;
+	unsigned char *packbuf; /* room for one packed record */
+	size_t packcap;
 };
-
-static node *node_of(lw_specimen *s)
-{
-	return (node *)((char *)s - offsetof(node, s));
-}
 
 static size_t table_bytes(const lw_state *st)
 {
 	return st->nbuckets * sizeof(node *);
+}
+
+/* The block a packed record of len bytes is kept in: len rounded up to
+ * the allocator's size class (jemalloc's small classes, which most
+ * allocators share: 16-byte steps to 128, then four per doubling). A
+ * record whose size stays within its class is rewritten in place; one
+ * that leaves it gets a new block, without realloc: the old content is
+ * about to be overwritten, so there is nothing to copy, and jemalloc's
+ * realloc cost ~430 instructions where malloc + free cost ~60. */
+static size_t body_cap(size_t len)
+{
+	size_t step;
+	if (len <= 128)
+		return (len + 15) & ~(size_t)15;
+	step = (size_t)1 << (61 - __builtin_clzll((unsigned long long)len - 1));
+	return (len + step - 1) & ~(step - 1);
 }
 
 /* The bucket of n in a table of nb buckets: from the stored low bits, so
@@ -79,7 +108,7 @@ static void wheel_ahead(void *opaque, const lw_wheel_entry *next,
 	const node *n =
 	    (const node *)((const char *)next - offsetof(node, timer));
 	__builtin_prefetch(&st->buckets[node_bucket(n, st->nbuckets)]);
-	__builtin_prefetch(n->s.results);
+	__builtin_prefetch(n->body);
 	__builtin_prefetch(n->prev);
 	__builtin_prefetch(n->next);
 	if (after) {
@@ -144,9 +173,9 @@ static void remove_node(lw_state *st, node *n)
 	lw_wheel_remove(&st->wheel, &n->timer);
 	if (n->want != INT64_MAX)
 		st->scheduled--;
-	st->st.bytes -= lw_specimen_bytes(&n->s) + sizeof *n;
+	st->st.bytes -= body_cap(LEN(n)) + sizeof *n;
 	st->st.specimens--;
-	lw_specimen_clear(&n->s);
+	free(n->body);
 	free(n);
 }
 
@@ -163,6 +192,9 @@ void lw_state_destroy(lw_state *st)
 		return;
 	lw_state_clear(st);
 	free(st->buckets);
+	lw_specimen_clear(&st->work);
+	lw_specimen_clear(&st->sweep_view);
+	free(st->packbuf);
 	free(st);
 }
 
@@ -212,7 +244,8 @@ void lw_state_prefetch(const lw_state *st, uint64_t h, int stage)
 	}
 	for (const node *n = *slot; n; n = n->hnext)
 		if (n->hash32 == (uint32_t)h && n->tag == (uint16_t)(h >> 48)) {
-			lw_specimen_prefetch(&n->s);
+			for (uint32_t at = 0; at < LEN(n); at += 64)
+				__builtin_prefetch(n->body + at);
 			return;
 		}
 }
@@ -221,15 +254,42 @@ static node *lookup(lw_state *st, const char *id, size_t len, uint64_t h)
 {
 	for (node *n = st->buckets[h & (st->nbuckets - 1)]; n; n = n->hnext)
 		if (n->hash32 == (uint32_t)h && n->tag == (uint16_t)(h >> 48) &&
-		    lw_specimen_id_is(&n->s, id, len))
+		    lw_specimen_packed_id_is(n->body, id, len))
 			return n;
 	return NULL;
 }
 
-lw_specimen *lw_state_find(lw_state *st, const char *id, size_t len)
+lw_state_entry *lw_state_find(lw_state *st, const char *id, size_t len)
 {
-	node *n = lookup(st, id, len, id_hash(id, len));
-	return n ? &n->s : NULL;
+	return lookup(st, id, len, id_hash(id, len));
+}
+
+/* Packs s into st->packbuf; returns the bytes. */
+static size_t pack(lw_state *st, const lw_specimen *s)
+{
+	size_t bound = lw_specimen_pack_bound(s);
+	if (bound > st->packcap) {
+		st->packcap = bound + bound / 2;
+		free(st->packbuf);
+		st->packbuf = lw_xmalloc(st->packcap);
+	}
+	return lw_specimen_pack(s, st->packbuf);
+}
+
+/* Makes n's record the len bytes in st->packbuf. */
+static void put_body(lw_state *st, node *n, size_t len)
+{
+	size_t cap = body_cap(len), had = n->body ? body_cap(LEN(n)) : 0;
+	if (len == LEN(n) && memcmp(n->body, st->packbuf, len) == 0)
+		return;
+	if (cap != had) {
+		free(n->body);
+		n->body = lw_xmalloc(cap);
+		st->st.bytes += cap;
+		st->st.bytes -= had;
+	}
+	LEN(n) = (uint32_t)len;
+	memcpy(n->body, st->packbuf, len);
 }
 
 /* Counts an update or a creation towards the LRU epoch. */
@@ -241,14 +301,14 @@ static void tick_epoch(lw_state *st)
 	}
 }
 
-lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
-			     int *created)
+lw_state_entry *lw_state_upsert(lw_state *st, const char *id, size_t len,
+				int *created)
 {
 	uint64_t h = id_hash(id, len);
 	node *n = lookup(st, id, len, h);
 	*created = 0;
 	if (n)
-		return &n->s;
+		return n;
 	if (st->st.specimens >= st->nbuckets)
 		grow(st);
 	n = lw_xcalloc(1, sizeof *n);
@@ -257,22 +317,28 @@ lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
 	n->tag = (uint16_t)(h >> 48);
 	n->epoch = st->epoch;
 	tick_epoch(st);
-	lw_specimen_init(&n->s, id, len);
+	lw_specimen_reset(&st->work, id, len);
+	put_body(st, n, pack(st, &st->work));
 	n->hnext = st->buckets[h & (st->nbuckets - 1)];
 	st->buckets[h & (st->nbuckets - 1)] = n;
 	lru_append(st, n);
 	st->st.specimens++;
 	st->st.created++;
-	st->st.bytes += lw_specimen_bytes(&n->s) + sizeof *n;
+	st->st.bytes += sizeof *n;
 	*created = 1;
-	return &n->s;
+	return n;
 }
 
-void lw_state_touched(lw_state *st, lw_specimen *s, size_t old_bytes)
+void lw_state_load(const lw_state *st, const lw_state_entry *n,
+		   lw_specimen *view)
 {
-	node *n = node_of(s);
-	st->st.bytes += lw_specimen_bytes(s);
-	st->st.bytes -= old_bytes;
+	(void)st;
+	lw_specimen_unpack(view, n->body, LEN(n));
+}
+
+void lw_state_store(lw_state *st, lw_state_entry *n, const lw_specimen *view)
+{
+	put_body(st, n, pack(st, view));
 	/* A move to the tail writes to both neighbours, two cache misses in
 	 * a large table; a record is moved at most once per epoch of
 	 * specimens/8 touches, so its place lags the exact order by less
@@ -307,26 +373,24 @@ size_t lw_state_evict(lw_state *st, size_t budget)
  * it is and, when it comes due, moves to `want` without a callback. Most
  * events push the expiry later, so most events touch no list at all (a
  * move costs cache misses on neighbouring nodes). */
-void lw_state_schedule(lw_state *st, lw_specimen *s, int64_t due)
+void lw_state_schedule(lw_state *st, lw_state_entry *n, int64_t due)
 {
-	node *n = node_of(s);
 	st->scheduled += (due != INT64_MAX) - (n->want != INT64_MAX);
 	n->want = due;
 	if (due != INT64_MAX && (!n->timer.linked || due < n->timer.due))
 		lw_wheel_insert(&st->wheel, &n->timer, due);
 }
 
-int64_t lw_state_deadline(const lw_state *st, const lw_specimen *s)
+int64_t lw_state_deadline(const lw_state *st, const lw_state_entry *n)
 {
-	const node *n = (const node *)((const char *)s - offsetof(node, s));
 	(void)st;
 	return n->timer.linked ? n->want : INT64_MAX;
 }
 
-void lw_state_expire(lw_state *st, lw_specimen *s)
+void lw_state_expire(lw_state *st, lw_state_entry *n)
 {
 	st->st.expired++;
-	remove_node(st, node_of(s));
+	remove_node(st, n);
 }
 
 struct due_ctx {
@@ -350,7 +414,7 @@ static void on_due(void *opaque, lw_wheel_entry *e)
 	n->want = INT64_MAX;
 	c->st->scheduled--;
 	c->handed++;
-	c->fn(c->opaque, &n->s);
+	c->fn(c->opaque, n);
 }
 
 size_t lw_state_advance(lw_state *st, int64_t now, size_t budget,
@@ -386,8 +450,10 @@ int lw_state_sweep_step(lw_state *st, size_t budget, lw_state_visit_fn visit,
 		return LW_SWEEP_RESET;
 	}
 	for (size_t i = 0; i < budget && st->sweep_pos < st->nbuckets; i++) {
-		for (node *n = st->buckets[st->sweep_pos]; n; n = n->hnext)
-			visit(opaque, &n->s);
+		for (node *n = st->buckets[st->sweep_pos]; n; n = n->hnext) {
+			lw_specimen_unpack(&st->sweep_view, n->body, LEN(n));
+			visit(opaque, &st->sweep_view);
+		}
 		st->sweep_pos++;
 	}
 	if (st->sweep_pos < st->nbuckets)

@@ -15,9 +15,9 @@
  * at most once per specimens/8 updates (see state.c). Expired and evicted
  * entries are counted.
  *
- * The table is single-threaded. Records returned by find/upsert are owned by
- * the table and valid until the next call that can remove entries
- * (lw_state_evict, lw_state_clear). */
+ * Records are kept packed (specimen.h: about half the size of the working
+ * form); callers work on a view they own (lw_state_load / lw_state_store).
+ * The table is single-threaded. */
 #ifndef LW_STATE_H
 #define LW_STATE_H
 
@@ -42,38 +42,48 @@ typedef struct lw_state_stats {
 } lw_state_stats;
 
 typedef struct lw_state lw_state;
+/* One tracked specimen: its packed record (specimen.h) and its place in
+ * the table, the wheel and the eviction order. Owned by the table; valid
+ * until removed (lw_state_expire, lw_state_evict, lw_state_clear). */
+typedef struct lw_state_entry lw_state_entry;
 
 lw_state *lw_state_new(const lw_state_config *cfg);
 void lw_state_destroy(lw_state *st);
 
-lw_specimen *lw_state_find(lw_state *st, const char *id, size_t len);
+lw_state_entry *lw_state_find(lw_state *st, const char *id, size_t len);
 /* Prefetch hints for a record about to be looked up, by lw_state_hash() of
  * its ID. They only warm the cache: they read the table as it is now and
  * change nothing, so a stale or wrong hash is harmless. A caller that knows
  * the IDs of the next few messages calls stage 0 (the bucket), then, a
  * message later, stage 1 (the chain's first node), then stage 2 (the
- * record whose tag matches), so the misses of several lookups overlap. */
+ * packed record of the node whose tag matches), so the misses of several
+ * lookups overlap. */
 uint64_t lw_state_hash(const char *id, size_t len);
 void lw_state_prefetch(const lw_state *st, uint64_t hash, int stage);
-/* Finds or creates the record for id; *created tells which. */
-lw_specimen *lw_state_upsert(lw_state *st, const char *id, size_t len,
-			     int *created);
-/* Call after changing a record: moves it to the most-recent end and
- * re-accounts its bytes (old_bytes = lw_specimen_bytes() before the
- * change). */
-void lw_state_touched(lw_state *st, lw_specimen *s, size_t old_bytes);
+/* Finds or creates the entry for id; *created tells which. A new entry's
+ * record holds only the ID: loading it gives what lw_specimen_reset(view,
+ * id, len) gives. */
+lw_state_entry *lw_state_upsert(lw_state *st, const char *id, size_t len,
+				int *created);
+/* Records are kept packed. lw_state_load() unpacks en's record into view
+ * (the caller's, whose block it reuses); after changing the view,
+ * lw_state_store() packs it back as en's record, re-accounts its bytes and
+ * moves en to the most-recent end. A view not stored changes nothing. */
+void lw_state_load(const lw_state *st, const lw_state_entry *en,
+		   lw_specimen *view);
+void lw_state_store(lw_state *st, lw_state_entry *en, const lw_specimen *view);
 
 /* Evicts over-cap entries, least recently updated first, at most budget.
  * Returns the number removed. */
 size_t lw_state_evict(lw_state *st, size_t budget);
 
-/* Sets s's deadline (event time ms); INT64_MAX = none. */
-void lw_state_schedule(lw_state *st, lw_specimen *s, int64_t due);
-/* s's deadline, INT64_MAX if none. */
-int64_t lw_state_deadline(const lw_state *st, const lw_specimen *s);
+/* Sets en's deadline (event time ms); INT64_MAX = none. */
+void lw_state_schedule(lw_state *st, lw_state_entry *en, int64_t due);
+/* en's deadline, INT64_MAX if none. */
+int64_t lw_state_deadline(const lw_state *st, const lw_state_entry *en);
 /* Called for each entry whose deadline is <= now; the entry is no longer
  * scheduled when called and the callback must schedule or expire it. */
-typedef void (*lw_state_due_fn)(void *opaque, lw_specimen *s);
+typedef void (*lw_state_due_fn)(void *opaque, lw_state_entry *en);
 /* Hands over due entries; at most `budget` wheel entries are processed
  * (handed over, or moved to a later deadline). Returns how many were
  * handed over. */
@@ -81,17 +91,18 @@ size_t lw_state_advance(lw_state *st, int64_t now, size_t budget,
 			lw_state_due_fn fn, void *opaque);
 /* Did the last lw_state_advance() hand over everything due? */
 int lw_state_caught_up(const lw_state *st);
-/* Removes s, counted as expired. */
-void lw_state_expire(lw_state *st, lw_specimen *s);
+/* Removes en, counted as expired. */
+void lw_state_expire(lw_state *st, lw_state_entry *en);
 /* Entries with a deadline. */
 size_t lw_state_scheduled(const lw_state *st);
 /* Removes every entry (used when partitions are reassigned). */
 void lw_state_clear(lw_state *st);
 
 /* Incremental sweep over all records (for the oldest offset still needed).
- * Each call visits at most `budget` buckets. Records added or removed while a
- * sweep runs may or may not be visited; a record present during the whole
- * sweep is visited exactly once. */
+ * Each call visits at most `budget` buckets; each record is handed over
+ * unpacked into a view of the table's own, valid during the visit. Records
+ * added or removed while a sweep runs may or may not be visited; a record
+ * present during the whole sweep is visited exactly once. */
 typedef void (*lw_state_visit_fn)(void *opaque, const lw_specimen *s);
 enum { LW_SWEEP_MORE, LW_SWEEP_DONE, LW_SWEEP_RESET };
 int lw_state_sweep_step(lw_state *st, size_t budget, lw_state_visit_fn visit,

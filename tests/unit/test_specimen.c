@@ -952,6 +952,28 @@ static void step_notif(lw_specimen *s)
 	cr_assert_geq(lw_specimen_bytes(s) - b0, min, "notif %u", j);
 }
 
+/* Packs s, unpacks it into twin (whose block is reused from step to
+ * step), and checks that twin packs to the same bytes within the bound. */
+static void packed_twin(const lw_specimen *s, lw_specimen *twin, size_t step)
+{
+	size_t bound = lw_specimen_pack_bound(s), n, m;
+	unsigned char *a = malloc(bound), *b;
+	cr_assert_not_null(a);
+	n = lw_specimen_pack(s, a);
+	cr_assert_leq(n, bound, "step %zu", step);
+	cr_assert(lw_specimen_packed_id_is(a, lw_specimen_id(s),
+					   strlen(lw_specimen_id(s))));
+	lw_specimen_unpack(twin, a, n);
+	b = malloc(lw_specimen_pack_bound(twin));
+	cr_assert_not_null(b);
+	m = lw_specimen_pack(twin, b);
+	cr_assert_eq(m, n, "step %zu", step);
+	cr_assert_eq(memcmp(a, b, n), 0, "step %zu", step);
+	cr_assert_eq(lw_specimen_bytes(twin), lw_specimen_bytes(s));
+	free(a);
+	free(b);
+}
+
 static void step_emit(lw_specimen *s, uint32_t k, uint32_t round)
 {
 	uint64_t key = emit_key(k);
@@ -1005,7 +1027,8 @@ static void growth_run(const char *id, uint32_t seed)
 	static uint8_t ops[NOPS];
 	uint32_t emit_round[G_EMIT];
 	uint32_t n = 0, emits = 0;
-	lw_specimen s;
+	lw_specimen s, twin;
+	memset(&twin, 0, sizeof twin);
 	memset(&sh, 0, sizeof sh);
 	memset(emit_round, 0, sizeof emit_round);
 	rng_state = seed;
@@ -1047,12 +1070,17 @@ static void growth_run(const char *id, uint32_t seed)
 			break;
 		}
 		verify(&s, i + 1);
+		/* and the same record, packed and unpacked into another
+		 * view, which then packs to the same bytes */
+		packed_twin(&s, &twin, i + 1);
+		verify(&twin, i + 1);
 	}
 	cr_assert_eq(sh.nres, G_RESULTS);
 	cr_assert_eq(sh.nnotif, G_NOTIFS);
 	cr_assert_eq(sh.nemit, G_EMIT);
 	cr_assert_gt(sh.ncontacts, 10);
 	lw_specimen_clear(&s);
+	lw_specimen_clear(&twin);
 	assert_no_leaks();
 }
 
@@ -1328,5 +1356,128 @@ Test(specimen, clear_frees_and_zeroes)
 		lw_specimen_clear(&s);
 		cr_assert_eq(lw_specimen_bytes(&s), 0);
 	}
+	assert_no_leaks();
+}
+
+/* ---- the packed form at the edges of every field ---- */
+
+static void unpack_of(const lw_specimen *s, lw_specimen *out)
+{
+	unsigned char *p = malloc(lw_specimen_pack_bound(s));
+	size_t n;
+	cr_assert_not_null(p);
+	n = lw_specimen_pack(s, p);
+	lw_specimen_unpack(out, p, n);
+	free(p);
+}
+
+Test(specimen, packed_form_keeps_extreme_values)
+{
+	static const int64_t times[] = {INT64_MIN, -1,	      0,
+					1,	   INT64_MAX, 1767571200000LL};
+	static const int64_t offs[] = {INT64_MAX, -1, 0,
+				       INT64_MIN, 5,  1LL << 40};
+	static const int32_t vers[] = {LW_NO_VERSION, INT32_MAX, -7, 0, 1, 2};
+	lw_specimen s, u;
+	char eid[16];
+	memset(&u, 0, sizeof u);
+	init_str(&s, "SP-extreme");
+	for (int i = 0; i < 6; i++) {
+		lw_result_event ev;
+		lw_notification_event nv;
+		snprintf(eid, sizeof eid, "e%d", i);
+		ev = result_ev(eid, "pk-x", g_status[i]);
+		ev.recorded_at = times[i];
+		ev.result_version =
+		    vers[(i + 1) % 6] == LW_NO_VERSION ? 3 : vers[(i + 1) % 6];
+		ev.retest_pending = i & 1;
+		cr_assert_eq(lw_specimen_add_result(&s, &ev,
+						    (uint16_t)(65535 - i),
+						    INT32_MIN + i, offs[i]),
+			     1);
+		snprintf(eid, sizeof eid, "n%d", i);
+		nv = notif_ev(&s, eid, i & 1 ? "b" : NULL,
+			      i & 2 ? "SP-o" : NULL);
+		nv.sent_at = times[5 - i];
+		nv.has_result_version = vers[i] != LW_NO_VERSION;
+		nv.result_version = vers[i];
+		nv.channel = i;
+		cr_assert_eq(
+		    lw_specimen_add_notification(&s, &nv, (uint16_t)(i * 9000),
+						 INT32_MAX - i, offs[5 - i]),
+		    1);
+	}
+	lw_specimen_set_emitted(&s, UINT64_MAX, UINT32_MAX, 0, 255);
+	lw_specimen_set_emitted(&s, 0, 0, UINT32_MAX, 0);
+	s.dropped_events = UINT32_MAX;
+	s.update_pending = 1;
+	s.timer_alerted = 1;
+	unpack_of(&s, &u);
+	cr_assert_str_eq(lw_specimen_id(&u), "SP-extreme");
+	cr_assert_str_eq(lw_specimen_patient_key(&u), "pk-x");
+	cr_assert_eq(u.patient_hash, s.patient_hash);
+	cr_assert_eq(u.last_event_ms, s.last_event_ms);
+	cr_assert_eq(u.last_event_ms, INT64_MAX);
+	cr_assert_eq(u.dropped_events, UINT32_MAX);
+	cr_assert_eq(u.update_pending, 1);
+	cr_assert_eq(u.timer_alerted, 1);
+	cr_assert_eq(u.nresults, 6);
+	cr_assert_eq(u.nnotifs, 6);
+	cr_assert_eq(u.ncontacts, s.ncontacts);
+	cr_assert_eq(u.nemitted, 2);
+	for (int i = 0; i < 6; i++) {
+		const lw_result_rec *a = &s.results[i], *b = &u.results[i];
+		const lw_notif_rec *x = &s.notifs[i], *y = &u.notifs[i];
+		cr_assert_eq(b->recorded_at, times[i], "result %d", i);
+		cr_assert_eq(b->offset, offs[i], "result %d", i);
+		cr_assert_eq(b->partition, INT32_MIN + i);
+		cr_assert_eq(b->version, a->version);
+		cr_assert_eq(b->code, 65535 - i);
+		cr_assert_eq(b->status, a->status);
+		cr_assert_eq(b->retest_pending, a->retest_pending);
+		cr_assert_eq(b->event_id, a->event_id);
+		cr_assert_eq(y->recipient, x->recipient);
+		cr_assert_eq(y->sent_at, times[5 - i], "notif %d", i);
+		cr_assert_eq(y->offset, offs[5 - i], "notif %d", i);
+		cr_assert_eq(y->partition, INT32_MAX - i);
+		cr_assert_eq(y->stated_version, vers[i], "notif %d", i);
+		cr_assert_eq(y->stated_code, i * 9000);
+		cr_assert_eq(y->channel, i);
+		cr_assert_eq(y->notification_id, x->notification_id);
+		cr_assert_eq(y->batch_id, x->batch_id);
+		cr_assert_eq(y->intended, x->intended);
+	}
+	for (uint32_t i = 0; i < s.ncontacts; i++)
+		cr_assert_eq(lw_specimen_contacts(&u)[i],
+			     lw_specimen_contacts(&s)[i]);
+	cr_assert_eq(lw_specimen_emitted(&u)[0].key, UINT64_MAX);
+	cr_assert_eq(lw_specimen_emitted(&u)[0].recipients, UINT32_MAX);
+	cr_assert_eq(lw_specimen_emitted(&u)[0].severity, 255);
+	cr_assert_eq(lw_specimen_emitted(&u)[1].revision, UINT32_MAX);
+	cr_assert_eq(u.strs_len, s.strs_len);
+	for (int i = 0; i < 6; i++) {
+		lw_str_ref refs[4] = {
+		    s.results[i].event_id, s.notifs[i].notification_id,
+		    s.notifs[i].batch_id, s.notifs[i].intended};
+		for (int k = 0; k < 4; k++) {
+			char ba[LW_ID_BUF], bb[LW_ID_BUF];
+			const char *x = lw_specimen_str(&s, refs[k], ba);
+			const char *y = lw_specimen_str(&u, refs[k], bb);
+			cr_assert_eq(x == NULL, y == NULL, "%d/%d", i, k);
+			if (x)
+				cr_assert_str_eq(x, y, "%d/%d", i, k);
+		}
+	}
+	/* a view reused for a smaller record holds only that record */
+	lw_specimen_reset(&s, "SP-small", 8);
+	unpack_of(&s, &u);
+	cr_assert_str_eq(lw_specimen_id(&u), "SP-small");
+	cr_assert_eq(u.nresults + u.nnotifs + u.ncontacts + u.nemitted, 0);
+	cr_assert_null(lw_specimen_patient_key(&u));
+	cr_assert_eq(u.patient_hash, 0);
+	cr_assert_eq(u.dropped_events, 0);
+	cr_assert_eq(u.update_pending + u.timer_alerted, 0);
+	lw_specimen_clear(&s);
+	lw_specimen_clear(&u);
 	assert_no_leaks();
 }

@@ -22,11 +22,14 @@
 #include "state.h"
 
 static lw_state *st;
+/* The view entries are unpacked into (lw_state_load). */
+static lw_specimen view_;
 
 static void teardown(void)
 {
 	lw_state_destroy(st);
 	st = NULL;
+	lw_specimen_clear(&view_);
 }
 
 TestSuite(state, .fini = teardown);
@@ -45,26 +48,35 @@ static lw_str view(const char *s)
 	return v;
 }
 
-static lw_specimen *put(const char *id)
+static const lw_specimen *look(lw_state_entry *en)
+{
+	lw_state_load(st, en, &view_);
+	return &view_;
+}
+
+static lw_state_entry *put(const char *id)
 {
 	int created = -1;
-	lw_specimen *s = lw_state_upsert(st, id, strlen(id), &created);
+	lw_state_entry *s = lw_state_upsert(st, id, strlen(id), &created);
 	cr_assert_not_null(s);
 	cr_assert_eq(created, 1, "%s existed", id);
 	return s;
 }
 
-static lw_specimen *find(const char *id)
+static lw_state_entry *find(const char *id)
 {
 	return lw_state_find(st, id, strlen(id));
 }
 
 /* Adds a FINAL result with event time t to s, as the engine does. */
-static void add_event(lw_specimen *s, const char *event_id, int64_t t)
+static void add_event(lw_state_entry *en, const char *event_id, int64_t t)
 {
 	static const lw_str contacts[2] = {{"c1", 2}, {"c2", 2}};
 	lw_result_event ev;
-	size_t before = lw_specimen_bytes(s);
+	lw_specimen *s = &view_;
+	size_t before;
+	lw_state_load(st, en, s);
+	before = lw_specimen_bytes(s);
 	memset(&ev, 0, sizeof ev);
 	ev.event_id = view(event_id);
 	ev.specimen_id = view(lw_specimen_id(s));
@@ -78,7 +90,7 @@ static void add_event(lw_specimen *s, const char *event_id, int64_t t)
 	ev.recorded_at = t;
 	cr_assert_eq(lw_specimen_add_result(s, &ev, 1, 0, 0), 1);
 	cr_assert_gt(lw_specimen_bytes(s), before);
-	lw_state_touched(st, s, before);
+	lw_state_store(st, en, s);
 }
 
 static lw_state_stats stats(void)
@@ -91,11 +103,11 @@ static lw_state_stats stats(void)
 Test(state, upsert_and_find)
 {
 	int created = -1;
-	lw_specimen *a, *a2, *ab;
+	lw_state_entry *a, *a2, *ab;
 	make(0, 0, 0, 0);
 	cr_assert_null(find("A"));
 	a = put("A");
-	cr_assert_str_eq(lw_specimen_id(a), "A");
+	cr_assert_str_eq(lw_specimen_id(look(a)), "A");
 	a2 = lw_state_upsert(st, "A", 1, &created);
 	cr_assert_eq(created, 0);
 	cr_assert_eq(a2, a);
@@ -117,7 +129,7 @@ Test(state, upsert_and_find)
 Test(state, ids_with_a_nul_byte)
 {
 	int created = -1;
-	lw_specimen *s;
+	lw_state_entry *s;
 	make(0, 0, 0, 0);
 	s = lw_state_upsert(st, "A\0B", 3, &created);
 	cr_assert_eq(created, 1);
@@ -130,7 +142,7 @@ Test(state, ids_with_a_nul_byte)
 
 Test(state, lru_eviction_by_max_specimens)
 {
-	lw_specimen *b;
+	lw_state_entry *b;
 	make(3, 0, 0, 0);
 	put("A");
 	b = put("B");
@@ -219,19 +231,19 @@ Test(state, evict_without_caps_removes_nothing)
 /* What the callback does with each entry handed over. */
 enum { DUE_EXPIRE, DUE_RESCHEDULE, DUE_KEEP_OFF, DUE_EXPIRE_OTHER };
 static int due_mode;
-static int64_t due_step;       /* DUE_RESCHEDULE: the next deadline, + this */
-static lw_specimen *due_other; /* DUE_EXPIRE_OTHER */
+static int64_t due_step; /* DUE_RESCHEDULE: the next deadline, + this */
+static lw_state_entry *due_other; /* DUE_EXPIRE_OTHER */
 static char due_log[4096];
 static size_t due_n;
 
-static void on_due(void *opaque, lw_specimen *s)
+static void on_due(void *opaque, lw_state_entry *s)
 {
 	int64_t now = *(const int64_t *)opaque;
 	size_t len = strlen(due_log);
 	cr_assert_eq(lw_state_deadline(st, s), INT64_MAX,
-		     "%s handed over still scheduled", lw_specimen_id(s));
+		     "%s handed over still scheduled", lw_specimen_id(look(s)));
 	snprintf(due_log + len, sizeof due_log - len, "%s%s", len ? "," : "",
-		 lw_specimen_id(s));
+		 lw_specimen_id(look(s)));
 	due_n++;
 	switch (due_mode) {
 	case DUE_EXPIRE:
@@ -277,10 +289,10 @@ Test(state, ttl_expiry_by_deadline)
 	due_mode = DUE_EXPIRE;
 	make(0, 0, 1000, 0);
 	for (int i = 0; i < 3; i++) {
-		lw_specimen *s = put(ids[i]);
+		lw_state_entry *s = put(ids[i]);
 		add_event(s, "e", t[i]);
-		cr_assert_eq(s->last_event_ms, t[i]);
-		lw_state_schedule(st, s, s->last_event_ms + 1000);
+		cr_assert_eq(look(s)->last_event_ms, t[i]);
+		lw_state_schedule(st, s, look(s)->last_event_ms + 1000);
 	}
 	cr_assert_eq(lw_state_scheduled(st), 3);
 	cr_assert_eq(advance(1999, 100), 0);
@@ -303,15 +315,15 @@ Test(state, ttl_expiry_by_deadline)
  * its own deadline: update order does not hold it up. */
 Test(state, late_entry_expires_on_its_own_deadline)
 {
-	lw_specimen *fresh, *late;
+	lw_state_entry *fresh, *late;
 	due_mode = DUE_EXPIRE;
 	make(0, 0, 1000, 0);
 	fresh = put("fresh");
 	add_event(fresh, "e", 5000);
-	lw_state_schedule(st, fresh, fresh->last_event_ms + 1000);
+	lw_state_schedule(st, fresh, look(fresh)->last_event_ms + 1000);
 	late = put("late");
 	add_event(late, "e", 10);
-	lw_state_schedule(st, late, late->last_event_ms + 1000);
+	lw_state_schedule(st, late, look(late)->last_event_ms + 1000);
 	cr_assert_eq(advance(1009, 100), 0);
 	cr_assert_eq(advance(1010, 100), 1);
 	cr_assert_str_eq(fired(), "late");
@@ -349,7 +361,7 @@ Test(state, schedule_hands_over_exactly_what_is_due)
 	make(0, 0, 0, 0);
 	advance(0, 100);
 	for (int i = 0; i < 10; i++) {
-		lw_specimen *s;
+		lw_state_entry *s;
 		snprintf(id, sizeof id, "d%d", i);
 		s = put(id);
 		lw_state_schedule(st, s, 1000 + 500 * i);
@@ -444,7 +456,7 @@ Test(state, advance_respects_the_budget_and_resumes)
 
 Test(state, rescheduling_inside_the_callback)
 {
-	lw_specimen *s;
+	lw_state_entry *s;
 	due_mode = DUE_RESCHEDULE;
 	due_step = 1000;
 	make(0, 0, 0, 0);
@@ -546,7 +558,7 @@ Test(state, bytes_return_to_the_overhead)
 	empty = stats().bytes;
 	cr_assert_gt(empty, 0, "the bucket array is accounted");
 	for (int i = 0; i < 500; i++) {
-		lw_specimen *s;
+		lw_state_entry *s;
 		snprintf(id, sizeof id, "spec-%d", i);
 		s = put(id);
 		for (int k = 0; k < i % 4; k++) {
@@ -586,7 +598,7 @@ Test(state, evict_respects_the_budget)
 Test(state, growth_keeps_entries_findable_and_in_place)
 {
 	enum { N = 20000 };
-	static lw_specimen *ptr[N];
+	static lw_state_entry *ptr[N];
 	uint64_t after_clear;
 	char id[16];
 	make(0, 0, 0, 1); /* the smallest table: it must grow many times */
@@ -598,8 +610,8 @@ Test(state, growth_keeps_entries_findable_and_in_place)
 	for (int i = 0; i < N; i++) {
 		snprintf(id, sizeof id, "g%d", i);
 		cr_assert_eq(find(id), ptr[i], "%s", id);
-		cr_assert_str_eq(lw_specimen_id(ptr[i]), id);
-		cr_assert_eq(ptr[i]->nresults, 1);
+		cr_assert_str_eq(lw_specimen_id(look(ptr[i])), id);
+		cr_assert_eq(look(ptr[i])->nresults, 1);
 	}
 	cr_assert_eq(stats().specimens, N);
 	lw_state_clear(st);
