@@ -8,12 +8,12 @@
  * timer rule due time, or to the newest event time + ttl_ms when nothing is
  * pending, so an entry never expires with a timer still to fire.
  *
- * Entries are also kept in least-recently-updated order for the caps on
- * specimens and on accounted bytes: lw_state_evict() removes the least
- * recently updated first, with a work budget. The order is exact in small
- * tables and approximate in large ones: a record moves to the recent end
- * at most once per specimens/8 updates (see state.c). Expired and evicted
- * entries are counted.
+ * For the caps on specimens and on accounted bytes, lw_state_evict()
+ * removes the least recently updated (stored) entry first, with a work
+ * budget: exactly in small tables (up to 1,024 buckets), and in large
+ * ones the least recently updated of a sample of 16 or more (see state.c;
+ * the sample is pseudo-random with a fixed seed, so a replay evicts the
+ * same). Expired and evicted entries are counted.
  *
  * Records are kept packed (specimen.h: about half the size of the working
  * form); callers work on a view they own (lw_state_load / lw_state_store).
@@ -56,8 +56,8 @@ lw_state_entry *lw_state_find(lw_state *st, const char *id, size_t len);
  * change nothing, so a stale or wrong hash is harmless. A caller that knows
  * the IDs of the next few messages calls stage 0 (the bucket), then, a
  * message later, stage 1 (the chain's first node), then stage 2 (the
- * packed record of the node whose tag matches), so the misses of several
- * lookups overlap. */
+ * packed record of the node whose stored hash bits match), so the misses of
+ * several lookups overlap. */
 uint64_t lw_state_hash(const char *id, size_t len);
 void lw_state_prefetch(const lw_state *st, uint64_t hash, int stage);
 /* Finds or creates the entry for id; *created tells which. A new entry's
@@ -73,7 +73,8 @@ void lw_state_load(const lw_state *st, const lw_state_entry *en,
 		   lw_specimen *view);
 void lw_state_store(lw_state *st, lw_state_entry *en, const lw_specimen *view);
 
-/* Evicts over-cap entries, least recently updated first, at most budget.
+/* Evicts over-cap entries, least recently updated first (as above), at
+ * most budget.
  * Returns the number removed. */
 size_t lw_state_evict(lw_state *st, size_t budget);
 

@@ -724,3 +724,56 @@ Test(state, sweep_resets_when_the_table_is_cleared)
 	cr_assert_eq(lw_state_sweep_step(st, 1, count_visit, NULL),
 		     LW_SWEEP_RESET);
 }
+
+/* A large table (more than 1,024 buckets) evicts the least recently
+ * updated of a sample: with half the entries updated since, every victim
+ * must come from the other half (a sample of 16 holds none of them with
+ * probability 2^-16; the sample's seed is fixed, so the run is the same
+ * every time), and the same run evicts the same entries. */
+static void evict_sampled_run(int *evicted_ids, int n_evict)
+{
+	enum { N = 20000 };
+	char id[16];
+	int k = 0;
+	make(N - (uint64_t)n_evict, 0, 0, N);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof id, "s%d", i);
+		add_event(put(id), "e", i);
+	}
+	/* the odd ones are updated again, after every even one */
+	for (int i = 1; i < N; i += 2) {
+		snprintf(id, sizeof id, "s%d", i);
+		add_event(find(id), "e2", N + i);
+	}
+	cr_assert_eq(lw_state_evict(st, SIZE_MAX), (size_t)n_evict);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof id, "s%d", i);
+		if (!find(id))
+			evicted_ids[k++] = i;
+	}
+	cr_assert_eq(k, n_evict);
+	lw_state_destroy(st);
+	st = NULL;
+}
+
+Test(state, large_tables_evict_the_oldest_of_a_sample)
+{
+	static int a[2000], b[2000];
+	int old_half = 0;
+	evict_sampled_run(a, 2000);
+	for (int i = 0; i < 2000; i++)
+		old_half += a[i] % 2 == 0;
+	cr_assert_eq(old_half, 2000, "%d of 2000 victims updated recently",
+		     2000 - old_half);
+	/* and the evens evicted lean to the oldest: most from the first
+	 * half of them (those stored first) */
+	{
+		int first = 0;
+		for (int i = 0; i < 2000; i++)
+			first += a[i] < 10000;
+		cr_assert_gt(first, 1500, "%d of 2000 from the oldest quarter",
+			     first);
+	}
+	evict_sampled_run(b, 2000);
+	cr_assert_eq(memcmp(a, b, sizeof a), 0, "the same victims each run");
+}
