@@ -18,6 +18,7 @@ typedef struct source {
 	int32_t partition;
 	int64_t max_event; /* LW_TIME_NONE until it delivers */
 	int64_t last_wall; /* last delivery, or assignment */
+	int at_end;	   /* its end was reached since the last delivery */
 } source;
 
 struct lw_clock {
@@ -78,6 +79,7 @@ static source *add(lw_clock *c, int topic, int32_t partition, int64_t wall)
 	s->partition = partition;
 	s->max_event = LW_TIME_NONE;
 	s->last_wall = wall;
+	s->at_end = 0;
 	return s;
 }
 
@@ -86,6 +88,17 @@ void lw_clock_add_source(lw_clock *c, int topic, int32_t partition,
 {
 	source *s = add(c, topic, partition, wall_ms);
 	s->last_wall = wall_ms;
+}
+
+void lw_clock_source_at_end(lw_clock *c, int topic, int32_t partition,
+			    int64_t wall_ms)
+{
+	source *s = add(c, topic, partition, wall_ms);
+	/* idle from the end's discovery, or from the last delivery if that
+	 * was later */
+	if (!s->at_end && wall_ms > s->last_wall)
+		s->last_wall = wall_ms;
+	s->at_end = 1;
 }
 
 void lw_clock_reset_sources(lw_clock *c)
@@ -103,7 +116,7 @@ static int64_t mark(const lw_clock *c, int64_t ev)
 
 static int idle(const lw_clock *c, const source *s, int64_t wall)
 {
-	return c->cfg.idle_timeout_ms > 0 &&
+	return c->cfg.idle_timeout_ms > 0 && (!c->cfg.end_aware || s->at_end) &&
 	       wall - s->last_wall >= c->cfg.idle_timeout_ms;
 }
 
@@ -168,6 +181,7 @@ int lw_clock_observe(lw_clock *c, int topic, int32_t partition,
 		if (s->max_event == LW_TIME_NONE || event_ms > s->max_event)
 			s->max_event = event_ms;
 		s->last_wall = wall_ms;
+		s->at_end = 0;
 	}
 	if (c->max_event == LW_TIME_NONE || event_ms > c->max_event)
 		c->max_event = event_ms;

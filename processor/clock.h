@@ -17,6 +17,16 @@
  * nothing. When every source is idle the stream time goes on with the wall
  * clock from the newest event time seen (less the lateness), so timers
  * still fire when nothing arrives.
+ *
+ * End-aware (end_aware set; the processor, which asks librdkafka for
+ * partition EOF events): silence alone does not make a source idle, since
+ * a partition whose backlog is simply slow to fetch is silent too. Only a
+ * source whose end was reached (lw_clock_source_at_end) with nothing
+ * delivered since can go idle. One not known to be at its end holds time
+ * back at its own watermark however long it is silent, and one that has
+ * delivered nothing at all holds the stream time where it is: at start-up
+ * a partition fetched a second after another must not let the other's
+ * event times run ahead and fire timers early.
  * Replay mode (idle_timeout_ms = 0): the wall clock is never read and only
  * event time moves time.
  *
@@ -36,6 +46,7 @@
 typedef struct lw_clock_config {
 	int64_t lateness_ms;	 /* allowed lateness, >= 0 */
 	int64_t idle_timeout_ms; /* 0 = replay mode: no wall clock */
+	int end_aware;		 /* only a source at its end goes idle */
 } lw_clock_config;
 
 typedef struct lw_clock lw_clock;
@@ -48,6 +59,10 @@ void lw_clock_destroy(lw_clock *c);
  * from an unknown source adds it. */
 void lw_clock_add_source(lw_clock *c, int topic, int32_t partition,
 			 int64_t wall_ms);
+/* The consumer reached the end of (topic, partition) at wall time wall_ms:
+ * everything written to it so far was delivered. */
+void lw_clock_source_at_end(lw_clock *c, int topic, int32_t partition,
+			    int64_t wall_ms);
 /* Forgets every source (partitions were revoked); the stream time stays. */
 void lw_clock_reset_sources(lw_clock *c);
 

@@ -57,8 +57,13 @@ struct lw_engine {
 		char *id;
 		lw_msg cause;
 		int has_cause;
+		size_t slot; /* its place in pindex */
 	} * pending;
 	size_t npending, cappending;
+	/* pending entries by ID hash, open addressing: index + 1, 0 = free;
+	 * pcap a power of two, at least twice npending */
+	uint32_t *pindex;
+	size_t pcap;
 	/* Hashes of the last two hinted keys (lw_engine_hint), newest
 	 * first; 0 = none. */
 	uint64_t hinted[2];
@@ -206,6 +211,7 @@ void lw_engine_destroy(lw_engine *e)
 	for (size_t i = 0; i < e->npending; i++)
 		free(e->pending[i].id);
 	free(e->pending);
+	free(e->pindex);
 	free(e);
 }
 
@@ -252,26 +258,64 @@ static int all_replayed(lw_engine *e, const lw_specimen *s)
 	return 1;
 }
 
+static size_t pending_home(const lw_engine *e, const char *id)
+{
+	return (size_t)lw_hash_fast(id, strlen(id), 0x70656e64ULL) &
+	       (e->pcap - 1);
+}
+
+/* Places pending entry i in pindex. */
+static void pending_place(lw_engine *e, size_t i)
+{
+	size_t h = pending_home(e, e->pending[i].id);
+	while (e->pindex[h])
+		h = (h + 1) & (e->pcap - 1);
+	e->pindex[h] = (uint32_t)(i + 1);
+	e->pending[i].slot = h;
+}
+
+/* The pending entry of this ID, or NULL. A lookup per deferred update:
+ * replay flushes only at its end, so a scan of the list made replaying
+ * a million specimens quadratic (minutes of strcmp). */
+static struct pending *pending_find(lw_engine *e, const char *id)
+{
+	if (!e->pcap)
+		return NULL;
+	for (size_t h = pending_home(e, id); e->pindex[h];
+	     h = (h + 1) & (e->pcap - 1))
+		if (strcmp(e->pending[e->pindex[h] - 1].id, id) == 0)
+			return &e->pending[e->pindex[h] - 1];
+	return NULL;
+}
+
 static void defer_update(lw_engine *e, lw_specimen *s, const lw_msg *cause)
 {
-	struct pending *p;
-	for (size_t i = 0; s->update_pending && i < e->npending; i++)
-		if (strcmp(e->pending[i].id, lw_specimen_id(s)) == 0) {
-			if (cause) {
-				e->pending[i].cause = *cause;
-				e->pending[i].cause.key = NULL;
-				e->pending[i].cause.value = NULL;
-				e->pending[i].has_cause = 1;
-			}
-			return;
+	struct pending *p =
+	    s->update_pending ? pending_find(e, lw_specimen_id(s)) : NULL;
+	if (p) {
+		if (cause) {
+			p->cause = *cause;
+			p->cause.key = NULL;
+			p->cause.value = NULL;
+			p->has_cause = 1;
 		}
+		return;
+	}
 	if (e->npending == e->cappending) {
 		e->cappending = e->cappending ? e->cappending * 2 : 64;
 		e->pending =
 		    lw_xrealloc(e->pending, e->cappending * sizeof *e->pending);
 	}
+	if (2 * (e->npending + 1) > e->pcap) {
+		free(e->pindex);
+		e->pcap = e->pcap ? e->pcap * 2 : 128;
+		e->pindex = lw_xcalloc(e->pcap, sizeof *e->pindex);
+		for (size_t i = 0; i < e->npending; i++)
+			pending_place(e, i);
+	}
 	p = &e->pending[e->npending++];
 	p->id = lw_xstrdup(lw_specimen_id(s));
+	pending_place(e, e->npending - 1);
 	memset(&p->cause, 0, sizeof p->cause);
 	p->has_cause = cause != NULL;
 	if (cause)
@@ -292,13 +336,21 @@ static int delivered_before(const lw_engine *e, int64_t fired_at)
 
 /* The record's deadline: its next timer, else its expiry. A record never
  * expires with a timer pending (an SLA longer than the TTL keeps it). s is
- * the view of e->cur. */
+ * the view of e->cur. When nothing is pending (no timer, no deferred
+ * update), the deadline is marked an expiry only: with no timer to come,
+ * the rules would find at expiry exactly what they found now, all of it
+ * already sent, so on_due() drops the record without loading it. */
 static void schedule(lw_engine *e, const lw_specimen *s, int64_t next_due)
 {
-	int64_t due = next_due;
-	if (due == INT64_MAX && e->cfg.state.ttl_ms > 0)
-		due = s->last_event_ms + e->cfg.state.ttl_ms;
-	lw_state_schedule(e->state, e->cur, due);
+	if (next_due == INT64_MAX && e->cfg.state.ttl_ms > 0) {
+		int64_t due = s->last_event_ms + e->cfg.state.ttl_ms;
+		if (s->update_pending)
+			lw_state_schedule(e->state, e->cur, due);
+		else
+			lw_state_schedule_expiry(e->state, e->cur, due);
+		return;
+	}
+	lw_state_schedule(e->state, e->cur, next_due);
 }
 
 /* Makes en the record worked on, unpacked into e->view. */
@@ -314,7 +366,6 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 {
 	lw_rules_evaluate(s, e->codes, &e->cfg.rules, lw_clock_now(e->clock),
 			  &e->inc);
-	schedule(e, s, e->inc.next_due);
 	for (size_t i = 0; i < e->inc.n; i++) {
 		const lw_incident *inc = &e->inc.v[i];
 		lw_emitted *prev;
@@ -355,6 +406,8 @@ static void evaluate(lw_engine *e, lw_specimen *s, const lw_msg *cause,
 		if (inc->due)
 			s->timer_alerted = 1;
 	}
+	/* last: a deferred update above keeps the record loadable */
+	schedule(e, s, e->inc.next_due);
 }
 
 /* Does the key carry sid? Either as raw bytes (the contract) or framed by
@@ -477,17 +530,29 @@ static void on_due(void *opaque, lw_state_entry *en)
 {
 	lw_engine *e = opaque;
 	int64_t now = lw_clock_now(e->clock);
-	lw_specimen *s = load(e, en);
+	lw_specimen *s;
 	e->st.timers_run++;
+	if (lw_state_due_is_expiry(en)) {
+		lw_state_expire(e->state, en);
+		return;
+	}
+	s = load(e, en);
 	evaluate(e, s, NULL, 0);
 	if (e->inc.next_due == INT64_MAX && e->cfg.state.ttl_ms > 0 &&
-	    s->last_event_ms + e->cfg.state.ttl_ms <= now &&
-	    !s->update_pending) {
+	    s->last_event_ms + e->cfg.state.ttl_ms <= now) {
+		/* An update deferred to the next flush goes out now, as the
+		 * flush would send it (the same incidents: no event can
+		 * join an expiring record). Keeping the record until the
+		 * flush instead made replay, which flushes once at its
+		 * end, re-evaluate every such record on every later event:
+		 * quadratic, minutes on a million specimens. */
+		if (s->update_pending) {
+			struct pending *p = pending_find(e, lw_specimen_id(s));
+			s->update_pending = 0;
+			evaluate(e, s, p && p->has_cause ? &p->cause : NULL, 1);
+		}
 		lw_state_expire(e->state, en);
 	} else {
-		if (e->inc.next_due == INT64_MAX && e->cfg.state.ttl_ms > 0 &&
-		    s->last_event_ms + e->cfg.state.ttl_ms <= now)
-			lw_state_schedule(e->state, en, now + 1);
 		lw_state_store(e->state, en, s);
 	}
 	e->cur = NULL;
@@ -661,6 +726,7 @@ void lw_engine_flush(lw_engine *e)
 			lw_state_store(e->state, en, s);
 		}
 		e->cur = NULL;
+		e->pindex[p->slot] = 0;
 		free(p->id);
 	}
 	e->npending = 0;
@@ -687,6 +753,11 @@ void lw_engine_housekeeping(lw_engine *e, size_t budget)
 void lw_engine_add_source(lw_engine *e, int topic, int32_t partition)
 {
 	lw_clock_add_source(e->clock, topic, partition, e->cfg.wall_ms());
+}
+
+void lw_engine_source_at_end(lw_engine *e, int topic, int32_t partition)
+{
+	lw_clock_source_at_end(e->clock, topic, partition, e->cfg.wall_ms());
 }
 
 void lw_engine_reset_sources(lw_engine *e)

@@ -102,7 +102,8 @@ typedef struct lw_engine_stats {
 	int64_t watermark_ms; /* stream time (clock.h), LW_TIME_NONE if none */
 	uint64_t late[LW_TOPIC_COUNT][3]; /* by lw_engine_late_reason */
 	uint64_t late_total;
-	uint64_t timers_run;		      /* due entries evaluated */
+	uint64_t timers_run; /* due entries handed over: evaluated, or expired
+				unloaded when only their TTL was due */
 	uint64_t alerts_suppressed_watermark; /* timer alerts due before the
 						 delivered watermark */
 	lw_fanin_stats fanin;
@@ -156,6 +157,9 @@ void lw_engine_tick(lw_engine *e, size_t budget);
  * until it delivers or goes idle. */
 void lw_engine_add_source(lw_engine *e, int topic, int32_t partition);
 void lw_engine_reset_sources(lw_engine *e);
+/* The consumer reached the end of (topic, partition): see clock.h,
+ * "end-aware" (the engine is end-aware when cfg.clock.end_aware is set). */
+void lw_engine_source_at_end(lw_engine *e, int topic, int32_t partition);
 /* Stream time (LW_TIME_NONE if none yet). */
 int64_t lw_engine_watermark(const lw_engine *e);
 /* The stream time by which every due timer had run (at the last pass that

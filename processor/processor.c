@@ -598,6 +598,9 @@ lw_processor *lw_processor_new(const lw_config *cfg, const char *brokers,
 		goto fail;
 	}
 	lw_engine_config_from(&ec, cfg);
+	/* partition EOF events (set below) tell the clock which silent
+	 * partitions are caught up and which may have a backlog */
+	ec.clock.end_aware = 1;
 	p->eng = lw_engine_new(&ec, p->reg, &cb);
 	p->pg = lw_progress_new();
 
@@ -618,7 +621,9 @@ lw_processor *lw_processor_new(const lw_config *cfg, const char *brokers,
 	    conf_set(cc, "session.timeout.ms", "10000", errstr, errstr_size) ||
 	    conf_set(cc, "heartbeat.interval.ms", "1000", errstr,
 		     errstr_size) ||
-	    apply_passthrough(cfg, cc, "consumer", errstr, errstr_size))
+	    apply_passthrough(cfg, cc, "consumer", errstr, errstr_size) ||
+	    /* after the passthrough: the clock depends on it */
+	    conf_set(cc, "enable.partition.eof", "true", errstr, errstr_size))
 		goto fail;
 	rd_kafka_conf_set_log_cb(cc, log_cb);
 	rd_kafka_conf_set_error_cb(cc, error_cb);
@@ -751,10 +756,19 @@ static void handle_message(lw_processor *p, rd_kafka_message_t *rkm)
 	const char *tname;
 	rd_kafka_timestamp_type_t tstype;
 	if (rkm->err) {
-		if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			int t =
+			    rkm->rkt
+				? topic_index(p, rd_kafka_topic_name(rkm->rkt))
+				: -1;
+			if (t >= 0)
+				lw_engine_source_at_end(p->eng, t,
+							rkm->partition);
+		} else {
 			lw_log_limited(&p->rl_consume, LW_LOG_WARN,
 				       "consume error: %s",
 				       rd_kafka_message_errstr(rkm));
+		}
 		return;
 	}
 	tname = rd_kafka_topic_name(rkm->rkt);

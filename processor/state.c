@@ -43,6 +43,8 @@
 
 typedef struct lw_state_entry node;
 #define LEN(n)	      ((n)->timer.owner_u32)
+#define FLAGS(n)      ((n)->timer.owner_u16)
+#define F_EXPIRY      1 /* the deadline is an expiry only */
 #define EVICT_SAMPLE  16
 #define EXACT_BUCKETS 1024
 /* 64 bytes, a size class of its own (every byte more is 16 more per
@@ -369,8 +371,20 @@ size_t lw_state_evict(lw_state *st, size_t budget)
  * it is and, when it comes due, moves to `want` without a callback. Most
  * events push the expiry later, so most events touch no list at all (a
  * move costs cache misses on neighbouring nodes). */
+void lw_state_schedule_expiry(lw_state *st, lw_state_entry *n, int64_t due)
+{
+	lw_state_schedule(st, n, due);
+	FLAGS(n) |= F_EXPIRY;
+}
+
+int lw_state_due_is_expiry(const lw_state_entry *n)
+{
+	return (FLAGS(n) & F_EXPIRY) != 0;
+}
+
 void lw_state_schedule(lw_state *st, lw_state_entry *n, int64_t due)
 {
+	FLAGS(n) &= (uint16_t)~F_EXPIRY;
 	st->scheduled += (due != INT64_MAX) - (n->want != INT64_MAX);
 	n->want = due;
 	if (due != INT64_MAX && (!n->timer.linked || due < n->timer.due))

@@ -80,6 +80,12 @@ size_t lw_state_evict(lw_state *st, size_t budget);
 
 /* Sets en's deadline (event time ms); INT64_MAX = none. */
 void lw_state_schedule(lw_state *st, lw_state_entry *en, int64_t due);
+/* The same for a deadline at which nothing is due but the entry's expiry
+ * (no timer rule): when it comes, the owner may expire the entry without
+ * loading it (lw_state_due_is_expiry). */
+void lw_state_schedule_expiry(lw_state *st, lw_state_entry *en, int64_t due);
+/* In a due callback: was en's deadline set by lw_state_schedule_expiry()? */
+int lw_state_due_is_expiry(const lw_state_entry *en);
 /* en's deadline, INT64_MAX if none. */
 int64_t lw_state_deadline(const lw_state *st, const lw_state_entry *en);
 /* Called for each entry whose deadline is <= now; the entry is no longer

@@ -25,10 +25,11 @@
 typedef struct lw_wheel_entry {
 	struct lw_wheel_entry *next, *prev; /* NULL prev: not linked */
 	int64_t due;
-	int32_t linked;
-	/* Not the wheel's: four bytes that would be padding, for the owner
-	 * of the struct the entry is embedded in (state.c keeps its record
-	 * length here). The wheel never reads or writes them. */
+	int16_t linked;
+	/* Not the wheel's: six bytes that would be padding, for the owner of
+	 * the struct the entry is embedded in (state.c keeps its record
+	 * length and flags here). The wheel never reads or writes them. */
+	uint16_t owner_u16;
 	uint32_t owner_u32;
 } lw_wheel_entry;
 

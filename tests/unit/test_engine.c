@@ -1411,3 +1411,70 @@ Test(engine, fanin_expires_with_the_stream_time)
 	cr_assert_str_neq(last_of(LW_RULE_FANIN)->alert_id, first);
 	cr_assert_eq(stats().fanin.incidents, 2);
 }
+
+/* A record whose TTL comes while an update waits for the flush: the update
+ * goes out at the expiry (what the flush would have sent, with the cause
+ * that grew it) and the record goes; the flush then sends nothing more.
+ * Before, the record stayed and was re-evaluated on every later event until
+ * the flush, which replay runs only at its end: a quadratic slowdown. */
+Test(engine, update_pending_at_expiry_is_sent_then_the_record_goes)
+{
+	tu_result r;
+	tu_notif n;
+	replay_mode();
+	ecfg.state.ttl_ms = 1000;
+	ecfg.rules.sla_default_ms = 100000;
+	ecfg.rules.sla_critical_ms = 100000;
+	ecfg.rules.fanout_threshold = 1000;
+	start(0);
+	r = res("r1", "S1", "POS", 1, 0);
+	feed_result(&r, "S1");
+	n = note("n1", "S1", "a", "NEG", 10);
+	feed_notif(&n, "S1");
+	cr_assert_eq(R.nalerts, 1);
+	n = note("n2", "S1", "b", "NEG", 20);
+	feed_notif(&n, "S1");
+	cr_assert_eq(R.nalerts, 1, "growth waits for the flush");
+	/* stream time passes S1's expiry (20 + 1000) */
+	n = note("n3", "S9", "z", "NEG", 5000);
+	feed_notif(&n, "S9");
+	cr_assert_eq(R.nalerts, 2, "the growth at the expiry");
+	cr_assert_str_eq(R.alerts[1].specimen, "S1");
+	cr_assert_eq(R.alerts[1].recipients, 2);
+	cr_assert_eq(R.alerts[1].cause_offset, 1, "n2 (offset 1) grew it");
+	cr_assert_null(lw_state_find(lw_engine_state(eng), "S1", 2));
+	lw_engine_flush(eng);
+	cr_assert_eq(R.nalerts, 2, "nothing twice");
+}
+
+/* A record expiring with nothing pending goes at its TTL (the engine drops
+ * it without loading it: state.h, lw_state_schedule_expiry; the outcome
+ * must be the same as evaluating it first); one with a timer still to
+ * come stays, and its timer fires. */
+Test(engine, plain_expiry_drops_the_record_and_keeps_timers)
+{
+	tu_result r;
+	tu_notif n;
+	replay_mode();
+	ecfg.state.ttl_ms = 1000;
+	ecfg.rules.sla_default_ms = 3000;
+	ecfg.rules.sla_critical_ms = 3000;
+	start(0);
+	r = res("r1", "S1", "NEG", 1, 0); /* MISSING due 3000 */
+	feed_result(&r, "S1");
+	r = res("r2", "S2", "NEG", 1, 0);
+	feed_result(&r, "S2");
+	n = note("n2", "S2", "a", "NEG", 100); /* told: nothing pending */
+	feed_notif(&n, "S2");
+	r = status_res("P", "P", "NEG", "PRELIMINARY", 2000);
+	feed_result(&r, "P");
+	cr_assert_null(lw_state_find(lw_engine_state(eng), "S2", 2),
+		       "S2 expired at 1100");
+	cr_assert_not_null(lw_state_find(lw_engine_state(eng), "S1", 2),
+			   "S1 waits for its timer");
+	cr_assert_eq(R.nalerts, 0);
+	r = status_res("Q", "Q", "NEG", "PRELIMINARY", 3001);
+	feed_result(&r, "Q");
+	cr_assert_eq(nrule(LW_RULE_MISSING_NOTIFICATION), 1);
+	cr_assert_str_eq(R.alerts[0].specimen, "S1");
+}
