@@ -640,6 +640,34 @@ static inline int32_t version_of(uint64_t c)
 	return c ? (int32_t)unzz(c - 1) : LW_NO_VERSION;
 }
 
+/* What results and notifications share: when (back from base), where
+ * (offset after *prev, partition) and which version (may be none). */
+typedef struct where_when {
+	int64_t at, offset;
+	int32_t partition, version;
+} where_when;
+
+static inline __attribute__((always_inline)) unsigned char *
+put_ww(unsigned char *o, int64_t base, int64_t *prev, where_when w)
+{
+	o = put_varint(o, zz(wrap_sub(base, w.at)));
+	o = put_varint(o, zz(wrap_sub(w.offset, *prev)));
+	*prev = w.offset;
+	o = put_varint(o, zz(w.partition));
+	return put_varint(o, version_code(w.version));
+}
+
+static inline __attribute__((always_inline)) where_when
+get_ww(const unsigned char **q, int64_t base, int64_t *prev)
+{
+	where_when w;
+	w.at = wrap_sub(base, unzz(get_varint(q)));
+	w.offset = *prev = wrap_add(*prev, unzz(get_varint(q)));
+	w.partition = (int32_t)unzz(get_varint(q));
+	w.version = version_of(get_varint(q));
+	return w;
+}
+
 size_t lw_specimen_pack_bound(const lw_specimen *s)
 {
 	return VARINT_MAX * 9 + 1 + s->strs_len +
@@ -667,11 +695,9 @@ size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
 	o = put_varint(o, zz(base));
 	for (uint32_t i = 0; i < s->nresults; i++) {
 		const lw_result_rec *r = &s->results[i];
-		o = put_varint(o, zz(wrap_sub(base, r->recorded_at)));
-		o = put_varint(o, zz(wrap_sub(r->offset, prev)));
-		prev = r->offset;
-		o = put_varint(o, zz(r->partition));
-		o = put_varint(o, version_code(r->version));
+		o = put_ww(o, base, &prev,
+			   (where_when){r->recorded_at, r->offset, r->partition,
+					r->version});
 		o = put_varint(o, r->event_id);
 		o = put_varint(o, r->code);
 		*o++ = r->status;
@@ -680,12 +706,10 @@ size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
 	prev = 0;
 	for (uint32_t i = 0; i < s->nnotifs; i++) {
 		const lw_notif_rec *n = &s->notifs[i];
+		o = put_ww(o, base, &prev,
+			   (where_when){n->sent_at, n->offset, n->partition,
+					n->stated_version});
 		o = put_u64(o, n->recipient);
-		o = put_varint(o, zz(wrap_sub(base, n->sent_at)));
-		o = put_varint(o, zz(wrap_sub(n->offset, prev)));
-		prev = n->offset;
-		o = put_varint(o, zz(n->partition));
-		o = put_varint(o, version_code(n->stated_version));
 		o = put_varint(o, n->notification_id);
 		o = put_varint(o, n->batch_id);
 		o = put_varint(o, n->intended);
@@ -729,11 +753,11 @@ void lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 	relocate(s, blob(s));
 	for (uint32_t i = 0; i < s->nresults; i++) {
 		lw_result_rec *r = &s->results[i];
-		r->recorded_at = wrap_sub(base, unzz(get_varint(&q)));
-		r->offset = wrap_add(prev, unzz(get_varint(&q)));
-		prev = r->offset;
-		r->partition = (int32_t)unzz(get_varint(&q));
-		r->version = version_of(get_varint(&q));
+		where_when w = get_ww(&q, base, &prev);
+		r->recorded_at = w.at;
+		r->offset = w.offset;
+		r->partition = w.partition;
+		r->version = w.version;
 		r->event_id = (lw_str_ref)get_varint(&q);
 		r->code = (uint16_t)get_varint(&q);
 		r->status = *q++;
@@ -742,12 +766,12 @@ void lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 	prev = 0;
 	for (uint32_t i = 0; i < s->nnotifs; i++) {
 		lw_notif_rec *n = &s->notifs[i];
+		where_when w = get_ww(&q, base, &prev);
+		n->sent_at = w.at;
+		n->offset = w.offset;
+		n->partition = w.partition;
+		n->stated_version = w.version;
 		n->recipient = get_u64(&q);
-		n->sent_at = wrap_sub(base, unzz(get_varint(&q)));
-		n->offset = wrap_add(prev, unzz(get_varint(&q)));
-		prev = n->offset;
-		n->partition = (int32_t)unzz(get_varint(&q));
-		n->stated_version = version_of(get_varint(&q));
 		n->notification_id = (lw_str_ref)get_varint(&q);
 		n->batch_id = (lw_str_ref)get_varint(&q);
 		n->intended = (lw_str_ref)get_varint(&q);
