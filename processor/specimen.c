@@ -728,14 +728,13 @@ size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
 	return (size_t)(o - out);
 }
 
-void lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
+size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 {
 	const unsigned char *q = p;
 	uint32_t strs_len = (uint32_t)get_varint(&q);
 	const unsigned char *area = q;
 	int64_t base, prev = 0;
 	unsigned flags;
-	(void)len;
 	q += strs_len;
 	s->nresults = (uint16_t)get_varint(&q);
 	s->nnotifs = (uint16_t)get_varint(&q);
@@ -795,6 +794,8 @@ void lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 	} else {
 		s->patient_hash = 0;
 	}
+	(void)len;
+	return (size_t)(q - p);
 }
 
 int lw_specimen_packed_id_is(const unsigned char *p, const char *id, size_t len)

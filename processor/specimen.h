@@ -154,8 +154,9 @@ size_t lw_specimen_pack_bound(const lw_specimen *s);
  * returns the bytes written. */
 size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out);
 /* Replaces s's content by the packed record p (len bytes from
- * lw_specimen_pack), reusing s's block. */
-void lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len);
+ * lw_specimen_pack), reusing s's block. Returns the bytes it read, len
+ * for a well-formed record (tests check it). */
+size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len);
 /* Is the packed record's ID exactly these len bytes? (No unpacking.) */
 int lw_specimen_packed_id_is(const unsigned char *p, const char *id,
 			     size_t len);

@@ -230,7 +230,9 @@ void lw_state_prefetch(const lw_state *st, uint64_t h, int stage)
 	}
 	for (const node *n = *slot; n; n = n->hnext)
 		if (n->hash32 == (uint32_t)h) {
-			for (uint32_t at = 0; at < LEN(n); at += 64)
+			/* the first lines: all of a typical record (~200 B),
+			 * and not a whole 100 KB fan-out one */
+			for (uint32_t at = 0; at < LEN(n) && at < 256; at += 64)
 				__builtin_prefetch(n->body + at);
 			return;
 		}

@@ -963,7 +963,8 @@ static void packed_twin(const lw_specimen *s, lw_specimen *twin, size_t step)
 	cr_assert_leq(n, bound, "step %zu", step);
 	cr_assert(lw_specimen_packed_id_is(a, lw_specimen_id(s),
 					   strlen(lw_specimen_id(s))));
-	lw_specimen_unpack(twin, a, n);
+	cr_assert_eq(lw_specimen_unpack(twin, a, n), n,
+		     "step %zu: unpack reads what pack wrote", step);
 	b = malloc(lw_specimen_pack_bound(twin));
 	cr_assert_not_null(b);
 	m = lw_specimen_pack(twin, b);
