@@ -41,7 +41,8 @@ static uint64_t load_le(const unsigned char *p, size_t n)
 uint64_t lw_hash64(const void *data, size_t n, uint64_t seed)
 {
 	const unsigned char *p = data;
-	uint64_t h = seed ^ ((uint64_t)n * K1);
+	const int whole = n >= 8;
+	uint64_t h = seed ^ ((uint64_t)n * K1), tail;
 	while (n >= 8) {
 		h ^= fmix64(lw_load_le64(p) * K2);
 		h = rotl(h, 27) * K1 + K3;
@@ -49,7 +50,12 @@ uint64_t lw_hash64(const void *data, size_t n, uint64_t seed)
 		n -= 8;
 	}
 	if (n) {
-		h ^= fmix64((load_le(p, n) + 1) * K2);
+		/* the last 1-7 bytes as a little-endian number; past the first
+		 * word they are the top of the word that ends the input (one
+		 * load, not a byte loop) */
+		tail = whole ? lw_load_le64(p + n - 8) >> (64 - 8 * n)
+			     : load_le(p, n);
+		h ^= fmix64((tail + 1) * K2);
 		h = rotl(h, 31) * K1;
 	}
 	return fmix64(h);
