@@ -4,7 +4,14 @@
  * one array indexed by ID. Normalization happens once per distinct code at
  * intern time; a look-up of a known code normalizes into a stack buffer and
  * probes, with no allocation. Codes longer than 63 bytes are not a
- * vocabulary: they map to LW_CODE_OVERFLOW. */
+ * vocabulary: they map to LW_CODE_OVERFLOW.
+ *
+ * In front of that sits a small direct-mapped cache of exact spellings
+ * (the bytes as they came, up to SPELL_MAX of them) to IDs: a feed repeats
+ * a handful of spellings millions of times, and a hit costs one fast hash
+ * and one memcmp instead of normalizing, hashing and probing. It only
+ * remembers answers of the table (never LW_CODE_OVERFLOW, which is counted
+ * per call), so it cannot change an ID. */
 #include "codes.h"
 
 #include <stdlib.h>
@@ -14,6 +21,15 @@
 #include "xmalloc.h"
 
 #define MAX_CODE_LEN 63
+#define SPELL_MAX    29 /* bytes of a cached spelling */
+#define SPELL_SLOTS  64
+
+/* A cached spelling; id 0 = empty (the null code is never looked up). */
+typedef struct spelling {
+	uint16_t id;
+	uint8_t len;
+	char raw[SPELL_MAX];
+} spelling;
 
 struct lw_codes {
 	char **names;	  /* by ID; names[0] = "" */
@@ -22,6 +38,7 @@ struct lw_codes {
 	uint16_t *slots;  /* open addressing; 0 = empty */
 	size_t nslots;
 	uint64_t overflows;
+	spelling spell[SPELL_SLOTS];
 };
 
 static const char *const positive[] = {"POS", "POSITIVE", "DETECTED",
@@ -117,13 +134,33 @@ static void rehash(lw_codes *c)
 	c->nslots = ns;
 }
 
+static uint16_t intern(lw_codes *c, const char *s, size_t n);
+
 uint16_t lw_codes_intern(lw_codes *c, const char *s, size_t n)
+{
+	spelling *sp;
+	uint16_t id;
+	if (!s)
+		return LW_CODE_NULL;
+	if (n > SPELL_MAX)
+		return intern(c, s, n);
+	sp = &c->spell[lw_hash_fast(s, n, 0) & (SPELL_SLOTS - 1)];
+	if (sp->id && sp->len == n && memcmp(sp->raw, s, n) == 0)
+		return sp->id;
+	id = intern(c, s, n);
+	if (id != LW_CODE_OVERFLOW) {
+		sp->id = id;
+		sp->len = (uint8_t)n;
+		memcpy(sp->raw, s, n);
+	}
+	return id;
+}
+
+static uint16_t intern(lw_codes *c, const char *s, size_t n)
 {
 	char buf[MAX_CODE_LEN + 1];
 	int len;
 	size_t h;
-	if (!s)
-		return LW_CODE_NULL;
 	len = normalize(s, n, buf);
 	if (len < 0) {
 		c->overflows++;

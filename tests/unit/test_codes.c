@@ -199,3 +199,47 @@ Test(codes, embedded_nul_is_not_another_spelling)
 	cr_assert_eq(in("POS"), pos);
 	cr_assert_eq(lw_codes_intern(codes, "POS\0X", 5), odd);
 }
+
+/* The spelling cache in front of the table: 600 raw spellings (case,
+ * padding, '_' for ' ', lengths around the cache's 29-byte limit) of 60
+ * codes, looked up in rounds in a scrambled order, so that spellings
+ * share cache slots and evict each other. Every answer must be the ID of
+ * the spelling's normalized name; a cache that trusted a slot without
+ * comparing the bytes would hand out a neighbour's ID. */
+Test(codes, cached_spellings_never_answer_for_another)
+{
+	char raw[600][48], want[600][48];
+	uint16_t id[600];
+	for (int i = 0; i < 600; i++) {
+		int code = i % 60, v = i / 60;
+		char base[40];
+		/* 10 to 34 bytes before padding */
+		snprintf(base, sizeof base, "res %d %.*s", code, code % 25,
+			 "xxxxxxxxxxxxxxxxxxxxxxxxx");
+		snprintf(want[i], sizeof want[i], "RES %d %.*s", code,
+			 code % 25, "XXXXXXXXXXXXXXXXXXXXXXXXX");
+		if (code % 25 == 0)
+			want[i][strlen(want[i]) - 1] = '\0'; /* no trailing ' ' */
+		snprintf(raw[i], sizeof raw[i], "%*s%s%*s", v % 3, "", base,
+			 v / 3 % 2, "");
+		for (char *p = raw[i]; *p; p++) {
+			if (v & 1 && *p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+			if (v >= 6 && *p == ' ' && p != raw[i] && p[-1] != ' ' &&
+			    p[1] && p[1] != ' ')
+				*p = '_';
+		}
+	}
+	for (int round = 0; round < 4; round++)
+		for (int k = 0; k < 600; k++) {
+			int i = (k * 7 + round * 131) % 600;
+			uint16_t got = in(raw[i]);
+			cr_assert_str_eq(lw_codes_name(codes, got), want[i],
+					 "\"%s\" in round %d", raw[i], round);
+			if (round == 0 && i < 60)
+				id[i] = got;
+			if (round > 0)
+				cr_assert_eq(got, id[i % 60], "\"%s\"", raw[i]);
+		}
+	cr_assert_eq(lw_codes_count(codes), 60);
+}
