@@ -502,13 +502,13 @@ static void send_global(lw_engine *e, lw_alert *a, const lw_msg *cause)
 	e->cb.alert(e->cb.opaque, a, cause);
 }
 
-static void fanin_add(lw_engine *e, const lw_specimen *s, uint32_t i,
-		      const lw_msg *cause)
+static void fanin_add(lw_engine *e, const lw_specimen *s, uint64_t patient,
+		      uint32_t i, const lw_msg *cause)
 {
 	const lw_notif_rec *n = &s->notifs[i];
 	char nid[LW_ID_BUF];
 	lw_fanin_pair p = {n->recipient,
-			   s->patient_hash,
+			   patient,
 			   n->sent_at,
 			   lw_specimen_id(s),
 			   lw_specimen_str(s, n->notification_id, nid),
@@ -664,11 +664,14 @@ void lw_engine_process(lw_engine *e, const lw_msg *m)
 		if (late)
 			late_event(e, m, created ? NULL : s, t);
 		evaluate(e, s, m, 0);
-		if (s->pk_ref && m->topic == LW_TOPIC_NOTIFICATIONS)
-			fanin_add(e, s, s->nnotifs - 1, m);
-		else if (s->pk_ref && !had_patient)
+		if (s->pk_ref && m->topic == LW_TOPIC_NOTIFICATIONS) {
+			fanin_add(e, s, lw_specimen_patient_hash(s),
+				  s->nnotifs - 1, m);
+		} else if (s->pk_ref && !had_patient) {
+			uint64_t patient = lw_specimen_patient_hash(s);
 			for (uint32_t i = 0; i < s->nnotifs; i++)
-				fanin_add(e, s, i, m);
+				fanin_add(e, s, patient, i, m);
+		}
 		/* Each applied event adds at most a few fan-in entries; the
 		 * expiry sweep visits a few more, so the table cannot outgrow
 		 * its window however fast the input comes. */

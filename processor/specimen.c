@@ -266,6 +266,16 @@ const char *lw_specimen_patient_key(const lw_specimen *s)
 	return s->pk_ref ? raw_bytes(stored(s, s->pk_ref), &len) : NULL;
 }
 
+uint64_t lw_specimen_patient_hash(const lw_specimen *s)
+{
+	size_t len;
+	const char *pk;
+	if (!s->pk_ref)
+		return 0;
+	pk = raw_bytes(stored(s, s->pk_ref), &len);
+	return lw_specimen_key_hash(pk, len);
+}
+
 const uint64_t *lw_specimen_contacts(const lw_specimen *s)
 {
 	return contacts(s);
@@ -419,10 +429,8 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	r->code = code;
 	r->status = (uint8_t)ev->status;
 	r->retest_pending = (uint8_t)ev->retest_pending;
-	if (need_pk) {
+	if (need_pk)
 		s->pk_ref = append(s, &ppk);
-		s->patient_hash = lw_specimen_key_hash(pk.p, pk.len);
-	}
 	if (ev->recorded_at > s->last_event_ms)
 		s->last_event_ms = ev->recorded_at;
 	return 1;
@@ -677,6 +685,28 @@ size_t lw_specimen_pack_bound(const lw_specimen *s)
 	       (size_t)s->nemitted * (8 + VARINT_MAX * 2 + 1);
 }
 
+size_t lw_specimen_pack_id_bound(size_t len)
+{
+	return VARINT_MAX + raw_size(len) + 8;
+}
+
+size_t lw_specimen_pack_id(const char *id, size_t len, unsigned char *out)
+{
+	unsigned char *o = out;
+	probe p;
+	size_t n;
+	probe_init(&p, (lw_str){id ? id : "", (uint32_t)len}, 0);
+	n = stored_size(&p);
+	o = put_varint(o, n);
+	store(o, &p);
+	o += n;
+	/* what lw_specimen_pack writes after the string area of a record
+	 * that holds only its ID: the four counts, pk_ref, dropped_events,
+	 * the flags and zz(last_event_ms = 0), each one zero byte */
+	memset(o, 0, 8);
+	return (size_t)(o + 8 - out);
+}
+
 size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
 {
 	unsigned char *o = out;
@@ -787,13 +817,6 @@ size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 		e->severity = *q++;
 	}
 	memcpy(strs(s), area, strs_len);
-	if (s->pk_ref) {
-		size_t n;
-		const char *pk = raw_bytes(stored(s, s->pk_ref), &n);
-		s->patient_hash = lw_specimen_key_hash(pk, n);
-	} else {
-		s->patient_hash = 0;
-	}
 	(void)len;
 	return (size_t)(q - p);
 }

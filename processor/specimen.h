@@ -76,8 +76,6 @@ typedef struct lw_emitted {
 typedef struct lw_specimen {
 	lw_result_rec *results; /* also the start of the block */
 	lw_notif_rec *notifs;
-	uint64_t
-	    patient_hash; /* lw_specimen_key_hash(patient_key), 0 if none */
 	int64_t last_event_ms; /* newest event time seen */
 	uint32_t strs_len;     /* bytes of the string area */
 	uint32_t cap;	       /* bytes allocated for the block */
@@ -95,6 +93,9 @@ const char *lw_specimen_id(const lw_specimen *s);
 int lw_specimen_id_is(const lw_specimen *s, const char *id, size_t len);
 /* Its patient_key, NULL until a result arrives. */
 const char *lw_specimen_patient_key(const lw_specimen *s);
+/* lw_specimen_key_hash() of its patient_key, 0 when it has none. Computed
+ * on each call (only fan-in needs it: not worth a field or an unpack). */
+uint64_t lw_specimen_patient_hash(const lw_specimen *s);
 /* The contact key hashes and the emitted incidents. */
 const uint64_t *lw_specimen_contacts(const lw_specimen *s);
 const lw_emitted *lw_specimen_emitted(const lw_specimen *s);
@@ -144,8 +145,7 @@ size_t lw_specimen_bytes(const lw_specimen *s);
  * The state keeps each record packed: the same content, numbers as
  * varints (times and offsets as differences), the string area as is, the
  * record's ID first. Packing is a function of the record, so equal records
- * pack to equal bytes, and unpack(pack(s)) is s (with patient_hash
- * recomputed from the patient key). The packed bytes are the state's to
+ * pack to equal bytes, and unpack(pack(s)) is s. The packed bytes are the state's to
  * own; these functions only read or write the buffers they are given. */
 
 /* An upper bound on lw_specimen_pack()'s output for s. */
@@ -153,6 +153,11 @@ size_t lw_specimen_pack_bound(const lw_specimen *s);
 /* Writes s packed into out (lw_specimen_pack_bound(s) bytes of room);
  * returns the bytes written. */
 size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out);
+/* The packed form of a record holding only this ID, exactly what
+ * lw_specimen_pack writes for it after lw_specimen_reset(id, len), without
+ * building that record; lw_specimen_pack_id_bound(len) bytes of room. */
+size_t lw_specimen_pack_id_bound(size_t len);
+size_t lw_specimen_pack_id(const char *id, size_t len, unsigned char *out);
 /* Replaces s's content by the packed record p (len bytes from
  * lw_specimen_pack), reusing s's block. Returns the bytes it read, len
  * for a well-formed record (tests check it). */

@@ -75,7 +75,6 @@ struct lw_state {
 	size_t scheduled; /* records with want != INT64_MAX */
 	uint32_t ticks;	  /* stores and creations (wraps) */
 	uint64_t rng;	  /* eviction sampling: xorshift64 state */
-	lw_specimen work; /* packs new records */
 	lw_specimen sweep_view;
 	unsigned char *packbuf; /* room for one packed record */
 	size_t packcap;
@@ -178,7 +177,6 @@ void lw_state_destroy(lw_state *st)
 		return;
 	lw_state_clear(st);
 	free(st->buckets);
-	lw_specimen_clear(&st->work);
 	lw_specimen_clear(&st->sweep_view);
 	free(st->packbuf);
 	free(st);
@@ -252,15 +250,20 @@ lw_state_entry *lw_state_find(lw_state *st, const char *id, size_t len)
 	return lookup(st, id, len, id_hash(id, len));
 }
 
-/* Packs s into st->packbuf; returns the bytes. */
-static size_t pack(lw_state *st, const lw_specimen *s)
+/* Makes st->packbuf at least bound bytes. */
+static void packroom(lw_state *st, size_t bound)
 {
-	size_t bound = lw_specimen_pack_bound(s);
 	if (bound > st->packcap) {
 		st->packcap = bound + bound / 2;
 		free(st->packbuf);
 		st->packbuf = lw_xmalloc(st->packcap);
 	}
+}
+
+/* Packs s into st->packbuf; returns the bytes. */
+static size_t pack(lw_state *st, const lw_specimen *s)
+{
+	packroom(st, lw_specimen_pack_bound(s));
 	return lw_specimen_pack(s, st->packbuf);
 }
 
@@ -294,8 +297,8 @@ lw_state_entry *lw_state_upsert(lw_state *st, const char *id, size_t len,
 	n->want = INT64_MAX;
 	n->hash32 = (uint32_t)h;
 	n->stamp = st->ticks++;
-	lw_specimen_reset(&st->work, id, len);
-	put_body(st, n, pack(st, &st->work));
+	packroom(st, lw_specimen_pack_id_bound(len));
+	put_body(st, n, lw_specimen_pack_id(id, len, st->packbuf));
 	n->hnext = st->buckets[h & (st->nbuckets - 1)];
 	st->buckets[h & (st->nbuckets - 1)] = n;
 	st->st.specimens++;

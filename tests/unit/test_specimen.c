@@ -433,7 +433,7 @@ Test(specimen, record_id_and_patient_key_are_verbatim)
 		cr_assert_str_eq(lw_specimen_id(&s), forms[i].s, "%s",
 				 forms[i].what);
 		cr_assert_null(lw_specimen_patient_key(&s));
-		cr_assert_eq(s.patient_hash, 0);
+		cr_assert_eq(lw_specimen_patient_hash(&s), 0);
 		cr_assert_eq(add_notif(&s, "n-1", "b", "i"), 1);
 		cr_assert_null(lw_specimen_patient_key(&s),
 			       "a notification sets no patient");
@@ -442,13 +442,13 @@ Test(specimen, record_id_and_patient_key_are_verbatim)
 		cr_assert_not_null(lw_specimen_patient_key(&s));
 		cr_assert_str_eq(lw_specimen_patient_key(&s), forms[i].s, "%s",
 				 forms[i].what);
-		cr_assert_eq(s.patient_hash,
+		cr_assert_eq(lw_specimen_patient_hash(&s),
 			     lw_specimen_key_hash(forms[i].s, n));
 		/* the first patient key stays */
 		ev = result_ev("ev-2", "pk-other", LW_STATUS_FINAL);
 		cr_assert_eq(lw_specimen_add_result(&s, &ev, 1, 0, 0), 1);
 		cr_assert_str_eq(lw_specimen_patient_key(&s), forms[i].s);
-		cr_assert_eq(s.patient_hash,
+		cr_assert_eq(lw_specimen_patient_hash(&s),
 			     lw_specimen_key_hash(forms[i].s, n));
 		cr_assert_str_eq(lw_specimen_id(&s), forms[i].s);
 		assert_ref(&s, s.notifs[0].notification_id, "n-1", "nid");
@@ -735,10 +735,10 @@ static void verify(const lw_specimen *s, size_t step)
 				   step);
 		cr_assert_str_eq(lw_specimen_patient_key(s), sh.pk, "step %zu",
 				 step);
-		cr_assert_eq(s->patient_hash, hash_of(sh.pk), "step %zu", step);
+		cr_assert_eq(lw_specimen_patient_hash(s), hash_of(sh.pk), "step %zu", step);
 	} else {
 		cr_assert_null(lw_specimen_patient_key(s), "step %zu", step);
-		cr_assert_eq(s->patient_hash, 0, "step %zu", step);
+		cr_assert_eq(lw_specimen_patient_hash(s), 0, "step %zu", step);
 	}
 	cr_assert_eq(s->nresults, sh.nres, "step %zu", step);
 	cr_assert_eq(s->nnotifs, sh.nnotif, "step %zu", step);
@@ -1416,7 +1416,7 @@ Test(specimen, packed_form_keeps_extreme_values)
 	unpack_of(&s, &u);
 	cr_assert_str_eq(lw_specimen_id(&u), "SP-extreme");
 	cr_assert_str_eq(lw_specimen_patient_key(&u), "pk-x");
-	cr_assert_eq(u.patient_hash, s.patient_hash);
+	cr_assert_eq(lw_specimen_patient_hash(&u), lw_specimen_patient_hash(&s));
 	cr_assert_eq(u.last_event_ms, s.last_event_ms);
 	cr_assert_eq(u.last_event_ms, INT64_MAX);
 	cr_assert_eq(u.dropped_events, UINT32_MAX);
@@ -1475,10 +1475,41 @@ Test(specimen, packed_form_keeps_extreme_values)
 	cr_assert_str_eq(lw_specimen_id(&u), "SP-small");
 	cr_assert_eq(u.nresults + u.nnotifs + u.ncontacts + u.nemitted, 0);
 	cr_assert_null(lw_specimen_patient_key(&u));
-	cr_assert_eq(u.patient_hash, 0);
+	cr_assert_eq(lw_specimen_patient_hash(&u), 0);
 	cr_assert_eq(u.dropped_events, 0);
 	cr_assert_eq(u.update_pending + u.timer_alerted, 0);
 	lw_specimen_clear(&s);
 	lw_specimen_clear(&u);
 	assert_no_leaks();
+}
+
+/* lw_specimen_pack_id (the state packs new records with it) must write
+ * byte for byte what lw_specimen_pack writes for a reset record, for IDs
+ * of every tag length (empty, short, UUID-shaped: IDs stay verbatim, the
+ * last one-byte length, the first four-byte one). */
+Test(specimen, pack_id_equals_packing_a_reset_record)
+{
+	static const size_t lens[] = {0, 1, 13, 36, 0xEF, 0xF0, 300};
+	char id[301];
+	lw_specimen s = {0};
+	for (size_t i = 0; i < sizeof id; i++)
+		id[i] = (char)('a' + i % 26);
+	memcpy(id, "0f8fad5b-d9cb-469f-a165-70867728950e", 36);
+	for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+		size_t n = lens[k], a, b;
+		unsigned char *want, *got;
+		lw_specimen_reset(&s, id, n);
+		want = malloc(lw_specimen_pack_bound(&s));
+		got = malloc(lw_specimen_pack_id_bound(n));
+		a = lw_specimen_pack(&s, want);
+		b = lw_specimen_pack_id(id, n, got);
+		cr_assert_eq(b, a, "length %zu: %zu bytes, pack wrote %zu", n,
+			     b, a);
+		cr_assert_leq(b, lw_specimen_pack_id_bound(n));
+		cr_assert_eq(memcmp(got, want, a), 0, "length %zu", n);
+		cr_assert(lw_specimen_packed_id_is(got, id, n));
+		free(want);
+		free(got);
+	}
+	lw_specimen_clear(&s);
 }
