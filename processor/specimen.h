@@ -145,8 +145,9 @@ size_t lw_specimen_bytes(const lw_specimen *s);
  * The state keeps each record packed: the same content, numbers as
  * varints (times and offsets as differences), the string area as is, the
  * record's ID first. Packing is a function of the record, so equal records
- * pack to equal bytes, and unpack(pack(s)) is s. The packed bytes are the state's to
- * own; these functions only read or write the buffers they are given. */
+ * pack to equal bytes, and unpack(pack(s)) is s. The packed bytes are the
+ * state's to own; these functions only read or write the buffers they are
+ * given. */
 
 /* An upper bound on lw_specimen_pack()'s output for s. */
 size_t lw_specimen_pack_bound(const lw_specimen *s);

@@ -219,14 +219,15 @@ Test(codes, cached_spellings_never_answer_for_another)
 		snprintf(want[i], sizeof want[i], "RES %d %.*s", code,
 			 code % 25, "XXXXXXXXXXXXXXXXXXXXXXXXX");
 		if (code % 25 == 0)
-			want[i][strlen(want[i]) - 1] = '\0'; /* no trailing ' ' */
+			want[i][strlen(want[i]) - 1] =
+			    '\0'; /* no trailing ' ' */
 		snprintf(raw[i], sizeof raw[i], "%*s%s%*s", v % 3, "", base,
 			 v / 3 % 2, "");
 		for (char *p = raw[i]; *p; p++) {
 			if (v & 1 && *p >= 'a' && *p <= 'z')
 				*p = (char)(*p - 'a' + 'A');
-			if (v >= 6 && *p == ' ' && p != raw[i] && p[-1] != ' ' &&
-			    p[1] && p[1] != ' ')
+			if (v >= 6 && *p == ' ' && p != raw[i] &&
+			    p[-1] != ' ' && p[1] && p[1] != ' ')
 				*p = '_';
 		}
 	}

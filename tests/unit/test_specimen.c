@@ -735,7 +735,8 @@ static void verify(const lw_specimen *s, size_t step)
 				   step);
 		cr_assert_str_eq(lw_specimen_patient_key(s), sh.pk, "step %zu",
 				 step);
-		cr_assert_eq(lw_specimen_patient_hash(s), hash_of(sh.pk), "step %zu", step);
+		cr_assert_eq(lw_specimen_patient_hash(s), hash_of(sh.pk),
+			     "step %zu", step);
 	} else {
 		cr_assert_null(lw_specimen_patient_key(s), "step %zu", step);
 		cr_assert_eq(lw_specimen_patient_hash(s), 0, "step %zu", step);
@@ -1416,7 +1417,8 @@ Test(specimen, packed_form_keeps_extreme_values)
 	unpack_of(&s, &u);
 	cr_assert_str_eq(lw_specimen_id(&u), "SP-extreme");
 	cr_assert_str_eq(lw_specimen_patient_key(&u), "pk-x");
-	cr_assert_eq(lw_specimen_patient_hash(&u), lw_specimen_patient_hash(&s));
+	cr_assert_eq(lw_specimen_patient_hash(&u),
+		     lw_specimen_patient_hash(&s));
 	cr_assert_eq(u.last_event_ms, s.last_event_ms);
 	cr_assert_eq(u.last_event_ms, INT64_MAX);
 	cr_assert_eq(u.dropped_events, UINT32_MAX);
