@@ -162,7 +162,7 @@ void lw_alert_build(lw_alert_builder *b, const lw_specimen *s,
 	a->rule = inc->rule;
 	a->severity = inc->severity;
 	a->specimen_id = lw_specimen_id(s);
-	a->patient_key = lw_specimen_patient_key(s);
+	a->patient_key = lw_specimen_patient_key(s, b->pk);
 	a->recorded_version = LW_NO_VERSION;
 	a->stated_version = inc->stated_version;
 	if (inc->stated_code != LW_CODE_NULL)

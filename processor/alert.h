@@ -60,6 +60,7 @@ typedef struct lw_alert_builder {
 	uint32_t max_evidence;
 	char (*ids)[LW_ID_BUF];
 	uint32_t nids;
+	char pk[LW_PK_BUF]; /* a patient key spelt out */
 } lw_alert_builder;
 
 void lw_alert_builder_init(lw_alert_builder *b, uint32_t max_evidence);

@@ -61,7 +61,7 @@ void lw_fanin_destroy(lw_fanin *f);
 
 typedef struct lw_fanin_pair {
 	uint64_t recipient; /* hash of recipient_key */
-	uint64_t patient;   /* hash of patient_key */
+	uint64_t patient;   /* lw_specimen_patient_hash: patient identity */
 	int64_t sent_at;
 	const char *specimen_id;
 	const char *notification_id;

@@ -17,8 +17,13 @@
  * bytes, anything else verbatim and NUL-terminated. The packing is a
  * function of the string, so two IDs are equal exactly when their stored
  * forms are: duplicate detection compares stored forms without unpacking.
- * The record's own ID and patient key are always verbatim, so they can be
- * handed out as C strings. Duplicate detection is a linear scan of the few
+ * The record's own ID is always verbatim, so it can be handed out as a C
+ * string. The patient key is an HMAC of the patient identifier
+ * (LabResult.avsc), which producers write in hex, often after a short
+ * prefix ("pk_" and 32 digits, 64 digits of an HMAC-SHA256): such a key is
+ * kept as its prefix and the digits' bytes (HEX_LO / HEX_UP), about half
+ * its length, and spelt out into the caller's buffer when asked for. Any
+ * other key is verbatim. Duplicate detection is a linear scan of the few
  * events a specimen has; the caps in specimen.h bound it. */
 #include "specimen.h"
 
@@ -37,6 +42,12 @@
 #define RAW_LONG 0xF0
 #define UUID_LO	 0xF1
 #define UUID_UP	 0xF2
+/* HEX_LO / HEX_UP: a patient key of a prefix and an even number (16 or
+ * more) of hex digits in lower / upper case (no letters: lower): the tag,
+ * the prefix's length, the prefix, the digits' byte count, the bytes. */
+#define HEX_LO	    0xF3
+#define HEX_UP	    0xF4
+#define HEX_MIN_LEN 16 /* digits: fewer are not worth the tag */
 
 uint64_t lw_specimen_key_hash(const char *p, size_t n)
 {
@@ -194,6 +205,117 @@ static int stored_eq(const unsigned char *st, const probe *p)
 	}
 }
 
+/* ---- the patient key ---- */
+
+/* How a key is stored: tag 0 = verbatim, or HEX_LO / HEX_UP with the
+ * prefix's length and the digits after it, already converted (bytes). */
+typedef struct keyform {
+	int tag;
+	size_t prefix, nbytes;
+	const unsigned char *bytes; /* into buf */
+	unsigned char buf[LW_PK_BUF / 2];
+} keyform;
+
+/* 0 = not a hex digit, else 1 + its value, with bit 5 set for a lower
+ * case letter and bit 6 for an upper case one. */
+static int hex_class(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return 1 + (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return 32 | (11 + (c - 'a'));
+	if (c >= 'A' && c <= 'F')
+		return 64 | (11 + (c - 'A'));
+	return 0;
+}
+
+/* The longest run of hex digits of one case ending the key, cut to an even
+ * length (its first digit joins the prefix), converted as it is found:
+ * whole groups of eight from the end at once (hex8), then pairs. */
+static void key_form(const char *key, size_t n, keyform *f)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	unsigned char *o = f->buf + sizeof f->buf;
+	size_t end = n;
+	uint64_t lower = 0, upper = 0;
+	f->tag = 0;
+	if (n >= LW_PK_BUF || n < HEX_MIN_LEN)
+		return;
+	while (end >= 8) {
+		uint64_t bad = 0, lo = 0, up = 0;
+		uint32_t w = hex8(p + end - 8, &bad, &lo, &up);
+		if (bad || ((lower | lo) && (upper | up)))
+			break;
+		lower |= lo;
+		upper |= up;
+		o -= 4;
+		lw_store_le32(o, w);
+		end -= 8;
+	}
+	while (end >= 2) {
+		int a = hex_class(p[end - 2]), b = hex_class(p[end - 1]);
+		int cases = (a | b) & 96;
+		if (!a || !b || cases == 96 || (cases & 32 && upper) ||
+		    (cases & 64 && lower))
+			break;
+		lower |= (uint64_t)(cases & 32);
+		upper |= (uint64_t)(cases & 64);
+		*--o = (unsigned char)(((a & 31) - 1) << 4 | ((b & 31) - 1));
+		end -= 2;
+	}
+	if (n - end < HEX_MIN_LEN)
+		return;
+	f->tag = upper ? HEX_UP : HEX_LO;
+	f->prefix = end;
+	f->bytes = o;
+	f->nbytes = (n - end) / 2;
+}
+
+static size_t key_size(lw_str k, const keyform *f)
+{
+	return f->tag ? 3 + f->prefix + f->nbytes : raw_size(k.len);
+}
+
+/* Writes key k in form f at out (key_size() bytes). */
+static void key_store(unsigned char *out, lw_str k, const keyform *f)
+{
+	if (!f->tag) {
+		probe p;
+		probe_init(&p, k, 0);
+		store(out, &p);
+		return;
+	}
+	*out++ = (unsigned char)f->tag;
+	*out++ = (unsigned char)f->prefix;
+	memcpy(out, k.p, f->prefix);
+	out += f->prefix;
+	*out++ = (unsigned char)f->nbytes;
+	memcpy(out, f->bytes, f->nbytes);
+}
+
+/* The key stored at st as text: in the record, or spelt out into buf. */
+static const char *key_text(const unsigned char *st, char *buf, size_t *len)
+{
+	const char *hx;
+	size_t prefix, nbytes;
+	char *o = buf;
+	if (st[0] != HEX_LO && st[0] != HEX_UP)
+		return raw_bytes(st, len);
+	hx = st[0] == HEX_UP ? "0123456789ABCDEF" : "0123456789abcdef";
+	prefix = st[1];
+	memcpy(o, st + 2, prefix);
+	o += prefix;
+	nbytes = st[2 + prefix];
+	st += 3 + prefix;
+	for (size_t i = 0; i < nbytes; i++) {
+		*o++ = hx[st[i] >> 4];
+		*o++ = hx[st[i] & 0xf];
+	}
+	*o = '\0';
+	*len = (size_t)(o - buf);
+	return buf;
+}
+
 /* ---- the block ---- */
 
 static size_t off_notifs(const lw_specimen *s)
@@ -260,20 +382,30 @@ int lw_specimen_id_is(const lw_specimen *s, const char *id, size_t len)
 	return have == len && memcmp(b, id, len) == 0;
 }
 
-const char *lw_specimen_patient_key(const lw_specimen *s)
+const char *lw_specimen_patient_key(const lw_specimen *s, char buf[LW_PK_BUF])
 {
 	size_t len;
-	return s->pk_ref ? raw_bytes(stored(s, s->pk_ref), &len) : NULL;
+	return s->pk_ref ? key_text(stored(s, s->pk_ref), buf, &len) : NULL;
 }
 
+/* The stored form is a function of the key, so its bytes identify it:
+ * no need to spell a compact key out. */
 uint64_t lw_specimen_patient_hash(const lw_specimen *s)
 {
+	const unsigned char *st;
 	size_t len;
-	const char *pk;
+	uint64_t h;
 	if (!s->pk_ref)
 		return 0;
-	pk = raw_bytes(stored(s, s->pk_ref), &len);
-	return lw_specimen_key_hash(pk, len);
+	st = stored(s, s->pk_ref);
+	if (st[0] == HEX_LO || st[0] == HEX_UP) {
+		len = 3 + (size_t)st[1] + st[2 + st[1]];
+	} else {
+		const char *b = raw_bytes(st, &len);
+		len += (size_t)(b - (const char *)st); /* the tag too */
+	}
+	h = lw_hash_fast(st, len, KEY_SEED);
+	return h ? h : 1; /* 0 means none */
 }
 
 const uint64_t *lw_specimen_contacts(const lw_specimen *s)
@@ -387,7 +519,8 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	uint64_t add[LW_SPECIMEN_MAX_CONTACTS];
 	uint32_t nadd = 0;
 	lw_str pk = ev->patient_key, eid = ev->event_id;
-	probe pr, ppk;
+	probe pr;
+	keyform kf;
 	int need_pk = !s->pk_ref;
 	if (!eid.p)
 		eid.p = "";
@@ -415,9 +548,11 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	}
 	if (!pk.p)
 		pk.p = "";
-	probe_init(&ppk, pk, 0);
+	kf.tag = 0;
+	if (need_pk)
+		key_form(pk.p, pk.len, &kf);
 	grow(s, 1, 0, nadd, 0,
-	     stored_size(&pr) + (need_pk ? stored_size(&ppk) : 0));
+	     stored_size(&pr) + (need_pk ? key_size(pk, &kf) : 0));
 	memcpy(contacts(s) + s->ncontacts - nadd, add, nadd * sizeof *add);
 	r = &s->results[s->nresults - 1];
 	memset(r, 0, sizeof *r);
@@ -429,8 +564,11 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	r->code = code;
 	r->status = (uint8_t)ev->status;
 	r->retest_pending = (uint8_t)ev->retest_pending;
-	if (need_pk)
-		s->pk_ref = append(s, &ppk);
+	if (need_pk) {
+		s->pk_ref = s->strs_len + 1;
+		key_store(strs(s) + s->strs_len, pk, &kf);
+		s->strs_len += (uint32_t)key_size(pk, &kf);
+	}
 	if (ev->recorded_at > s->last_event_ms)
 		s->last_event_ms = ev->recorded_at;
 	return 1;

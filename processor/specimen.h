@@ -33,6 +33,9 @@ typedef uint32_t lw_str_ref;
 
 /* Room lw_specimen_str() may need for a string it has to unpack. */
 #define LW_ID_BUF 40
+/* Room lw_specimen_patient_key() may need: keys this long or longer are
+ * kept verbatim and need none. */
+#define LW_PK_BUF 160
 
 typedef struct lw_result_rec {
 	int64_t recorded_at;
@@ -91,10 +94,13 @@ typedef struct lw_specimen {
 const char *lw_specimen_id(const lw_specimen *s);
 /* Is the record's ID exactly these len bytes? */
 int lw_specimen_id_is(const lw_specimen *s, const char *id, size_t len);
-/* Its patient_key, NULL until a result arrives. */
-const char *lw_specimen_patient_key(const lw_specimen *s);
-/* lw_specimen_key_hash() of its patient_key, 0 when it has none. Computed
- * on each call (only fan-in needs it: not worth a field or an unpack). */
+/* Its patient_key, NULL until a result arrives: in the record (valid
+ * until the record changes) or, for a key kept in the compact hex form
+ * (specimen.c), written into buf. */
+const char *lw_specimen_patient_key(const lw_specimen *s, char buf[LW_PK_BUF]);
+/* A 64-bit identity of its patient_key (equal keys, equal values), 0 when
+ * it has none. Internal to labwatch (fan-in counts distinct patients with
+ * it) and never output; computed on each call from the key as stored. */
 uint64_t lw_specimen_patient_hash(const lw_specimen *s);
 /* The contact key hashes and the emitted incidents. */
 const uint64_t *lw_specimen_contacts(const lw_specimen *s);

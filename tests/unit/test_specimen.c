@@ -41,6 +41,23 @@
 
 #include "specimen.h"
 
+static char pkbuf[LW_PK_BUF];
+
+static lw_result_event result_ev(const char *eid, const char *pk, int status);
+
+/* lw_specimen_patient_hash of a fresh record given patient key pk. */
+static uint64_t pk_identity(const char *pk)
+{
+	lw_specimen t;
+	lw_result_event ev = result_ev("pk-identity", pk, 1);
+	uint64_t h;
+	lw_specimen_init(&t, "pk-identity", 11);
+	lw_specimen_add_result(&t, &ev, 1, 0, 0);
+	h = lw_specimen_patient_hash(&t);
+	lw_specimen_clear(&t);
+	return h;
+}
+
 /* Under ASan, a test asks LeakSanitizer itself: a leak found when the
  * worker process exits is printed but does not fail the run. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -432,24 +449,27 @@ Test(specimen, record_id_and_patient_key_are_verbatim)
 		lw_specimen_init(&s, src, n);
 		cr_assert_str_eq(lw_specimen_id(&s), forms[i].s, "%s",
 				 forms[i].what);
-		cr_assert_null(lw_specimen_patient_key(&s));
+		cr_assert_null(lw_specimen_patient_key(&s, pkbuf));
 		cr_assert_eq(lw_specimen_patient_hash(&s), 0);
 		cr_assert_eq(add_notif(&s, "n-1", "b", "i"), 1);
-		cr_assert_null(lw_specimen_patient_key(&s),
+		cr_assert_null(lw_specimen_patient_key(&s, pkbuf),
 			       "a notification sets no patient");
 		ev = result_ev("ev-1", forms[i].s, LW_STATUS_FINAL);
 		cr_assert_eq(lw_specimen_add_result(&s, &ev, 1, 0, 0), 1);
-		cr_assert_not_null(lw_specimen_patient_key(&s));
-		cr_assert_str_eq(lw_specimen_patient_key(&s), forms[i].s, "%s",
-				 forms[i].what);
+		cr_assert_not_null(lw_specimen_patient_key(&s, pkbuf));
+		cr_assert_str_eq(lw_specimen_patient_key(&s, pkbuf), forms[i].s,
+				 "%s", forms[i].what);
+		cr_assert_neq(lw_specimen_patient_hash(&s), 0);
 		cr_assert_eq(lw_specimen_patient_hash(&s),
-			     lw_specimen_key_hash(forms[i].s, n));
+			     pk_identity(forms[i].s));
 		/* the first patient key stays */
 		ev = result_ev("ev-2", "pk-other", LW_STATUS_FINAL);
 		cr_assert_eq(lw_specimen_add_result(&s, &ev, 1, 0, 0), 1);
-		cr_assert_str_eq(lw_specimen_patient_key(&s), forms[i].s);
+		cr_assert_str_eq(lw_specimen_patient_key(&s, pkbuf),
+				 forms[i].s);
+		cr_assert_neq(lw_specimen_patient_hash(&s), 0);
 		cr_assert_eq(lw_specimen_patient_hash(&s),
-			     lw_specimen_key_hash(forms[i].s, n));
+			     pk_identity(forms[i].s));
 		cr_assert_str_eq(lw_specimen_id(&s), forms[i].s);
 		assert_ref(&s, s.notifs[0].notification_id, "n-1", "nid");
 		assert_ref(&s, s.results[0].event_id, "ev-1", "eid");
@@ -731,14 +751,15 @@ static void verify(const lw_specimen *s, size_t step)
 	char key[32];
 	cr_assert_str_eq(lw_specimen_id(s), sh.id, "step %zu: id", step);
 	if (sh.has_pk) {
-		cr_assert_not_null(lw_specimen_patient_key(s), "step %zu",
-				   step);
-		cr_assert_str_eq(lw_specimen_patient_key(s), sh.pk, "step %zu",
-				 step);
-		cr_assert_eq(lw_specimen_patient_hash(s), hash_of(sh.pk),
+		cr_assert_not_null(lw_specimen_patient_key(s, pkbuf),
+				   "step %zu", step);
+		cr_assert_str_eq(lw_specimen_patient_key(s, pkbuf), sh.pk,
+				 "step %zu", step);
+		cr_assert_eq(lw_specimen_patient_hash(s), pk_identity(sh.pk),
 			     "step %zu", step);
 	} else {
-		cr_assert_null(lw_specimen_patient_key(s), "step %zu", step);
+		cr_assert_null(lw_specimen_patient_key(s, pkbuf), "step %zu",
+			       step);
 		cr_assert_eq(lw_specimen_patient_hash(s), 0, "step %zu", step);
 	}
 	cr_assert_eq(s->nresults, sh.nres, "step %zu", step);
@@ -1416,7 +1437,7 @@ Test(specimen, packed_form_keeps_extreme_values)
 	s.timer_alerted = 1;
 	unpack_of(&s, &u);
 	cr_assert_str_eq(lw_specimen_id(&u), "SP-extreme");
-	cr_assert_str_eq(lw_specimen_patient_key(&u), "pk-x");
+	cr_assert_str_eq(lw_specimen_patient_key(&u, pkbuf), "pk-x");
 	cr_assert_eq(lw_specimen_patient_hash(&u),
 		     lw_specimen_patient_hash(&s));
 	cr_assert_eq(u.last_event_ms, s.last_event_ms);
@@ -1476,7 +1497,7 @@ Test(specimen, packed_form_keeps_extreme_values)
 	unpack_of(&s, &u);
 	cr_assert_str_eq(lw_specimen_id(&u), "SP-small");
 	cr_assert_eq(u.nresults + u.nnotifs + u.ncontacts + u.nemitted, 0);
-	cr_assert_null(lw_specimen_patient_key(&u));
+	cr_assert_null(lw_specimen_patient_key(&u, pkbuf));
 	cr_assert_eq(lw_specimen_patient_hash(&u), 0);
 	cr_assert_eq(u.dropped_events, 0);
 	cr_assert_eq(u.update_pending + u.timer_alerted, 0);
@@ -1514,4 +1535,98 @@ Test(specimen, pack_id_equals_packing_a_reset_record)
 		free(got);
 	}
 	lw_specimen_clear(&s);
+}
+
+/* Bytes a record grows by when its first result carries patient key pk. */
+static size_t pk_cost(const char *pk, lw_specimen *out)
+{
+	lw_result_event ev = result_ev("ev-pk", pk, LW_STATUS_FINAL);
+	size_t before;
+	lw_specimen_init(out, "S-PK", 4);
+	before = out->strs_len;
+	cr_assert_eq(lw_specimen_add_result(out, &ev, 1, 0, 0), 1);
+	return out->strs_len - before;
+}
+
+/* Patient keys (HMACs, in hex) are kept as their prefix and the digits'
+ * bytes when they end in 16 or more hex digits of one case; anything else
+ * verbatim. Every form must spell out to exactly the key it was given,
+ * after a pack and unpack too, and distinct keys must keep distinct
+ * identities (case is part of a key). */
+Test(specimen, hex_patient_keys_are_kept_compact_and_spelt_out_exactly)
+{
+	static const char *keys[] = {
+	    "pk_0123456789abcdef0123456789abcdef", /* generator-like */
+	    "pk_0123456789ABCDEF0123456789ABCDEF", /* upper case */
+	    "pk_0123456789abcdef0123456789ABCDEF", /* case changes */
+	    "pk_123456789abcdef0123456789abcdef",  /* odd digit count */
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "hmac:01234567890123456789",	   /* digits only */
+	    "pk_0123456789abcde",		   /* 15 digits: verbatim */
+	    "pk_0123456789abcdef",		   /* 16: the least compacted */
+	    "PK-ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", /* no digits */
+	    "",					   /* empty */
+	    "pk_deadbeef\xc3\xa9"
+	    "0123456789abcdef0123",
+	};
+	lw_specimen s, u = {0};
+	uint64_t ids[sizeof keys / sizeof keys[0]];
+	unsigned char *packed;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		size_t cost = pk_cost(keys[i], &s), n;
+		cr_assert_str_eq(lw_specimen_patient_key(&s, pkbuf), keys[i]);
+		packed = malloc(lw_specimen_pack_bound(&s));
+		n = lw_specimen_pack(&s, packed);
+		cr_assert_eq(lw_specimen_unpack(&u, packed, n), n);
+		cr_assert_str_eq(lw_specimen_patient_key(&u, pkbuf), keys[i],
+				 "after unpacking");
+		ids[i] = lw_specimen_patient_hash(&u);
+		cr_assert_eq(ids[i], lw_specimen_patient_hash(&s));
+		cr_assert_neq(ids[i], 0);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_neq(ids[i], ids[j], "%s and %s", keys[i],
+				      keys[j]);
+		free(packed);
+		lw_specimen_clear(&s);
+		(void)cost;
+	}
+	lw_specimen_clear(&u);
+
+	/* what each costs, against the event ID's 7 bytes ("ev-pk" +
+	 * tag + NUL): prefix + digits/2 + 3, or verbatim length + 2 */
+	cr_assert_eq(pk_cost(keys[0], &s), 7 + 3 + 3 + 16);
+	lw_specimen_clear(&s);
+	cr_assert_eq(pk_cost(keys[4], &s), 7 + 3 + 32, "64 hex digits");
+	lw_specimen_clear(&s);
+	cr_assert_eq(pk_cost(keys[2], &s), 7 + 3 + 19 + 8,
+		     "only the one-case run is compacted");
+	lw_specimen_clear(&s);
+	cr_assert_eq(pk_cost(keys[3], &s), 7 + 3 + 4 + 15,
+		     "31 digits: the first joins the prefix");
+	lw_specimen_clear(&s);
+	cr_assert_eq(pk_cost(keys[6], &s), 7 + strlen(keys[6]) + 2);
+	lw_specimen_clear(&s);
+	cr_assert_eq(pk_cost(keys[7], &s), 7 + 3 + 3 + 8);
+	lw_specimen_clear(&s);
+}
+
+/* Keys of LW_PK_BUF bytes or more stay verbatim: a caller's buffer of
+ * LW_PK_BUF always holds a spelt-out key and its NUL. */
+Test(specimen, long_hex_keys_stay_verbatim)
+{
+	char key[LW_PK_BUF + 1];
+	lw_specimen s;
+	for (size_t n = LW_PK_BUF - 1; n <= LW_PK_BUF; n++) {
+		for (size_t i = 0; i < n; i++)
+			key[i] = "0123456789abcdef"[i % 16];
+		key[n] = '\0';
+		size_t cost = pk_cost(key, &s);
+		cr_assert_str_eq(lw_specimen_patient_key(&s, pkbuf), key);
+		if (n < LW_PK_BUF)
+			cr_assert_eq(cost, 7 + 3 + n % 2 + n / 2, "length %zu",
+				     n);
+		else
+			cr_assert_eq(cost, 7 + n + 2, "length %zu", n);
+		lw_specimen_clear(&s);
+	}
 }
