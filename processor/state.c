@@ -4,16 +4,17 @@
  * pick the bucket, so growth and removal never touch the record, and the
  * bits above the bucket index filter chain walks before an ID compare), a
  * bucket-chain link, an update stamp, its wheel entry and a pointer to its
- * packed record (specimen.h), a separate block in the allocator's size
- * class. The node is 64 bytes, one size class, because memory per specimen
- * is what bounds how many a small machine can watch. Nodes never move in
- * memory, so they can be handed out by pointer; the record block is reallocated
- * when a store changes its size. Packing a record on every store costs a few
- * hundred instructions; it halves the memory per specimen. The bucket array is
- * pre-sized from expected_specimens and doubles (one full rehash) when the load
- * passes 1; a rehash bumps the generation so a sweep in progress restarts
- * (LW_SWEEP_RESET) instead of missing records. Removal unlinks from the
- * chain in O(chain).
+ * packed record (specimen.h), a separate block from the state's slab
+ * (slab.h: 8-byte size classes, where the allocator's are 32 bytes apart
+ * at record sizes). The node is 64 bytes, one size class, because memory per
+ * specimen is what bounds how many a small machine can watch. Nodes never move
+ * in memory, so they can be handed out by pointer; the record block is
+ * reallocated when a store changes its size. Packing a record on every store
+ * costs a few hundred instructions; it halves the memory per specimen. The
+ * bucket array is pre-sized from expected_specimens and doubles (one full
+ * rehash) when the load passes 1; a rehash bumps the generation so a sweep in
+ * progress restarts (LW_SWEEP_RESET) instead of missing records. Removal
+ * unlinks from the chain in O(chain).
  *
  * Eviction (over a cap) removes the least recently updated of a sample: the
  * nodes of consecutive buckets from a pseudo-random place (fixed seed, so
@@ -25,7 +26,7 @@
  * is among the oldest 6% of the table with probability 1 - 0.94^16 = 63%,
  * and among the oldest half with probability 1 - 0.5^16 = 99.998%.
  *
- * Invariants: bytes == sum of body_cap(packed record bytes) +
+ * Invariants: bytes == sum of lw_slab_size(packed record bytes) +
  * nodes * sizeof(node) +
  * buckets * sizeof(pointer). */
 #include "state.h"
@@ -34,6 +35,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "slab.h"
 #include "wheel.h"
 #include "xmalloc.h"
 
@@ -77,28 +79,13 @@ struct lw_state {
 	uint64_t rng;	  /* eviction sampling: xorshift64 state */
 	lw_specimen sweep_view;
 	unsigned char *packbuf; /* room for one packed record */
+	lw_slab *slab;		/* the records' blocks */
 	size_t packcap;
 };
 
 static size_t table_bytes(const lw_state *st)
 {
 	return st->nbuckets * sizeof(node *);
-}
-
-/* The block a packed record of len bytes is kept in: len rounded up to
- * the allocator's size class (jemalloc's small classes, which most
- * allocators share: 16-byte steps to 128, then four per doubling). A
- * record whose size stays within its class is rewritten in place; one
- * that leaves it gets a new block, without realloc: the old content is
- * about to be overwritten, so there is nothing to copy, and jemalloc's
- * realloc cost ~430 instructions where malloc + free cost ~60. */
-static size_t body_cap(size_t len)
-{
-	size_t step;
-	if (len <= 128)
-		return (len + 15) & ~(size_t)15;
-	step = (size_t)1 << (61 - __builtin_clzll((unsigned long long)len - 1));
-	return (len + step - 1) & ~(step - 1);
 }
 
 /* The bucket of n in a table of nb buckets: from the stored low bits, so
@@ -135,6 +122,7 @@ lw_state *lw_state_new(const lw_state_config *cfg)
 	while (st->nbuckets < want && st->nbuckets < MAX_BUCKETS)
 		st->nbuckets *= 2;
 	st->buckets = lw_xcalloc(st->nbuckets, sizeof *st->buckets);
+	st->slab = lw_slab_new();
 	st->st.bytes = table_bytes(st);
 	lw_wheel_init(&st->wheel);
 	st->wheel.ahead = wheel_ahead;
@@ -157,9 +145,9 @@ static void remove_node(lw_state *st, node *n)
 	lw_wheel_remove(&st->wheel, &n->timer);
 	if (n->want != INT64_MAX)
 		st->scheduled--;
-	st->st.bytes -= body_cap(LEN(n)) + sizeof *n;
+	st->st.bytes -= lw_slab_size(LEN(n)) + sizeof *n;
 	st->st.specimens--;
-	free(n->body);
+	lw_slab_free(st->slab, n->body, LEN(n));
 	free(n);
 }
 
@@ -179,6 +167,7 @@ void lw_state_destroy(lw_state *st)
 	free(st->buckets);
 	lw_specimen_clear(&st->sweep_view);
 	free(st->packbuf);
+	lw_slab_destroy(st->slab);
 	free(st);
 }
 
@@ -270,12 +259,13 @@ static size_t pack(lw_state *st, const lw_specimen *s)
 /* Makes n's record the len bytes in st->packbuf. */
 static void put_body(lw_state *st, node *n, size_t len)
 {
-	size_t cap = body_cap(len), had = n->body ? body_cap(LEN(n)) : 0;
+	size_t cap = lw_slab_size(len),
+	       had = n->body ? lw_slab_size(LEN(n)) : 0;
 	if (len == LEN(n) && memcmp(n->body, st->packbuf, len) == 0)
 		return;
 	if (cap != had) {
-		free(n->body);
-		n->body = lw_xmalloc(cap);
+		lw_slab_free(st->slab, n->body, LEN(n));
+		n->body = lw_slab_alloc(st->slab, len);
 		st->st.bytes += cap;
 		st->st.bytes -= had;
 	}
