@@ -341,3 +341,38 @@ Test(fanin, expire_budget)
 	cr_assert_eq(stats().recipients, 0);
 	cr_assert_gt(calls, 10);
 }
+
+/* The entry keeps one pair's IDs in its own tail. Moving them around (an
+ * update with longer IDs leaves the tail for a block of its own, a second
+ * patient then takes the freed tail, expiry keeps the later pair) must
+ * keep every ID intact, as the evidence shows, and leave the statistics
+ * at their empty values (under ASan, nothing leaks or is freed twice). */
+Test(fanin, ids_move_between_the_entry_and_blocks_of_their_own)
+{
+	lw_fanin_stats empty;
+	cfg.threshold = 2;
+	cfg.max_evidence = 10;
+	start();
+	empty = stats();
+	cr_assert_eq(add(1, 1, 1000, "S1", "n-a"), 0); /* tail */
+	cr_assert_eq(add(1, 1, 1100, "S1-longer-than-the-tail",
+			 "n-a-longer-than-the-tail"),
+		     0); /* own block; tail free */
+	cr_assert_eq(add(1, 2, 1200, "S2", "n-b"), 0); /* the tail again */
+	cr_assert_eq(add(1, 3, 1300, "S3", "n-c"), 1);
+	cr_assert_str_eq(evidence(), "n-a-longer-than-the-tail,n-b,n-c");
+	cr_assert_str_eq(A.specimen_id, "S1-longer-than-the-tail");
+	/* the first two leave the window: the third pair stays */
+	lw_fanin_expire(f, 1250 + cfg.window_ms, SIZE_MAX);
+	cr_assert_eq(stats().pairs, 1);
+	/* the episode goes on (n-c is in its window): three patients,
+	 * as alerted, then a fourth grows it */
+	cr_assert_eq(add(1, 4, 10400, "S4", "n-d"), 0);
+	cr_assert_eq(add(1, 5, 10500, "S5", "n-e"), 0);
+	cr_assert_eq(add(1, 6, 10600, "S6", "n-f"), 2);
+	cr_assert_str_eq(evidence(), "n-c,n-d,n-e,n-f");
+	lw_fanin_expire(f, 10600 + cfg.window_ms, SIZE_MAX);
+	cr_assert_eq(stats().pairs, 0);
+	cr_assert_eq(stats().recipients, 0);
+	cr_assert_eq(stats().bytes, empty.bytes);
+}
