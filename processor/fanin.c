@@ -54,7 +54,9 @@ typedef struct rent {
 	char *episode_sid;
 	uint16_t tail_cap; /* bytes of tail */
 	uint8_t tail_used; /* a pair's IDs are in tail */
-	char tail[];	   /* IDs of one pair, see the design note */
+	char tail[];	   /* IDs of one pair, see the design note; allocated
+			    * from offsetof(rent, tail), not sizeof: the padding
+			    * after tail_used is room for IDs too */
 } rent;
 
 /* A chain, and a lower bound on the sent_at of every pair in it (the
@@ -123,7 +125,7 @@ static void rent_free(lw_fanin *f, rent *r)
 {
 	for (uint32_t i = 0; i < r->n; i++)
 		pair_free(f, r, &r->p[i]);
-	f->st.bytes -= sizeof *r + r->tail_cap;
+	f->st.bytes -= offsetof(rent, tail) + r->tail_cap;
 	if (r->cap > 1)
 		f->st.bytes -= (size_t)r->cap * sizeof(pair);
 	if (r->episode_sid)
@@ -192,7 +194,7 @@ static rent *get(lw_fanin *f, uint64_t recipient, size_t tail)
 	}
 	if (tail > UINT16_MAX)
 		tail = 0;
-	r = lw_xmalloc(sizeof *r + tail);
+	r = lw_xmalloc(offsetof(rent, tail) + tail);
 	memset(r, 0, offsetof(rent, one)); /* `one` is written before use */
 	r->tail_cap = (uint16_t)tail;
 	r->tail_used = 0;
@@ -205,7 +207,7 @@ static rent *get(lw_fanin *f, uint64_t recipient, size_t tail)
 	r->next = *pp;
 	*pp = r;
 	f->st.recipients++;
-	f->st.bytes += sizeof *r + tail;
+	f->st.bytes += offsetof(rent, tail) + tail;
 	return r;
 }
 
