@@ -563,7 +563,7 @@ int lw_specimen_add_result(lw_specimen *s, const lw_result_event *ev,
 	r->version = ev->result_version;
 	r->code = code;
 	r->status = (uint8_t)ev->status;
-	r->retest_pending = (uint8_t)ev->retest_pending;
+	r->retest_pending = ev->retest_pending != 0;
 	if (need_pk) {
 		s->pk_ref = s->strs_len + 1;
 		key_store(strs(s) + s->strs_len, pk, &kf);
@@ -697,16 +697,47 @@ void lw_specimen_clear(lw_specimen *s)
 /* ---- the packed form ----
  *
  * Layout: varint strs_len, the string area (the ID first), then varint
- * nresults, nnotifs, ncontacts, nemitted, pk_ref, dropped_events, a flags
- * byte, zigzag last_event_ms; then each result, notification, contact and
+ * nresults, nnotifs, ncontacts, nemitted, dropped_events, a flags byte,
+ * zigzag last_event_ms; then each result, notification, contact and
  * emitted incident. Times are stored as their distance back from
  * last_event_ms and offsets as the difference from the previous one in
  * the same array, so most take one to three bytes; hashes take their
- * eight. */
+ * eight.
+ *
+ * String references are implicit. The adders append an event's strings
+ * together, in a fixed order (a result: event ID, then the patient key if
+ * it is the record's first result; a notification: its ID, then the batch
+ * ID and the intended specimen when present), and the arrays keep the
+ * order of the adds. So in area order each array's strings come in runs,
+ * one run per event: packing keeps only the gap between the end of the
+ * previous run of the same array and the start of the next (the other
+ * array's strings in between, usually one byte), and two flag bits for a
+ * notification's optional strings (in the channel byte); unpacking walks
+ * the stored sizes to rebuild every reference. pk_ref follows the first
+ * result's event ID. A result's retest flag rides in its status byte. */
 
 #define FLAG_UPDATE_PENDING 1
 #define FLAG_TIMER_ALERTED  2
 #define VARINT_MAX	    10
+#define N_BATCH		    0x40 /* in a notification's channel byte */
+#define N_INTENDED	    0x80
+#define R_RETEST	    0x80 /* in a result's status byte */
+_Static_assert(LW_CHANNEL_UNKNOWN < N_BATCH, "channels fit six bits");
+_Static_assert(LW_STATUS_UNKNOWN < R_RETEST, "statuses fit seven bits");
+
+/* Bytes of the stored string at st (any tag). */
+static inline size_t stored_len(const unsigned char *st)
+{
+	size_t len;
+	if (st[0] < RAW_LONG) /* most: a short verbatim string */
+		return (size_t)st[0] + 2;
+	if (st[0] == UUID_LO || st[0] == UUID_UP)
+		return 17;
+	if (st[0] == HEX_LO || st[0] == HEX_UP)
+		return 3 + (size_t)st[1] + st[2 + st[1]];
+	raw_bytes(st, &len);
+	return 5 + len + 1;
+}
 
 static inline uint64_t zz(int64_t v)
 {
@@ -825,7 +856,7 @@ size_t lw_specimen_pack_bound(const lw_specimen *s)
 
 size_t lw_specimen_pack_id_bound(size_t len)
 {
-	return VARINT_MAX + raw_size(len) + 8;
+	return VARINT_MAX + raw_size(len) + 7;
 }
 
 size_t lw_specimen_pack_id(const char *id, size_t len, unsigned char *out)
@@ -839,50 +870,62 @@ size_t lw_specimen_pack_id(const char *id, size_t len, unsigned char *out)
 	store(o, &p);
 	o += n;
 	/* what lw_specimen_pack writes after the string area of a record
-	 * that holds only its ID: the four counts, pk_ref, dropped_events,
-	 * the flags and zz(last_event_ms = 0), each one zero byte */
-	memset(o, 0, 8);
-	return (size_t)(o + 8 - out);
+	 * that holds only its ID: the four counts, dropped_events, the flags
+	 * and zz(last_event_ms = 0), each one zero byte */
+	memset(o, 0, 7);
+	return (size_t)(o + 7 - out);
 }
 
 size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
 {
 	unsigned char *o = out;
+	const unsigned char *area = strs(s);
 	int64_t base = s->last_event_ms, prev = 0;
+	size_t at = 0; /* where the array's previous run of strings ended */
 	o = put_varint(o, s->strs_len);
-	memcpy(o, strs(s), s->strs_len);
+	memcpy(o, area, s->strs_len);
 	o += s->strs_len;
 	o = put_varint(o, s->nresults);
 	o = put_varint(o, s->nnotifs);
 	o = put_varint(o, s->ncontacts);
 	o = put_varint(o, s->nemitted);
-	o = put_varint(o, s->pk_ref);
 	o = put_varint(o, s->dropped_events);
 	*o++ = (unsigned char)((s->update_pending ? FLAG_UPDATE_PENDING : 0) |
 			       (s->timer_alerted ? FLAG_TIMER_ALERTED : 0));
 	o = put_varint(o, zz(base));
 	for (uint32_t i = 0; i < s->nresults; i++) {
 		const lw_result_rec *r = &s->results[i];
+		size_t start = r->event_id - 1;
 		o = put_ww(o, base, &prev,
 			   (where_when){r->recorded_at, r->offset, r->partition,
 					r->version});
-		o = put_varint(o, r->event_id);
+		o = put_varint(o, start - at);
+		at = start + stored_len(area + start);
+		if (i == 0 && s->pk_ref)
+			at += stored_len(area + at); /* the patient key */
 		o = put_varint(o, r->code);
-		*o++ = r->status;
-		*o++ = r->retest_pending;
+		*o++ = (unsigned char)(r->status |
+				       (r->retest_pending ? R_RETEST : 0));
 	}
 	prev = 0;
+	at = 0;
 	for (uint32_t i = 0; i < s->nnotifs; i++) {
 		const lw_notif_rec *n = &s->notifs[i];
+		size_t start = n->notification_id - 1;
 		o = put_ww(o, base, &prev,
 			   (where_when){n->sent_at, n->offset, n->partition,
 					n->stated_version});
 		o = put_u64(o, n->recipient);
-		o = put_varint(o, n->notification_id);
-		o = put_varint(o, n->batch_id);
-		o = put_varint(o, n->intended);
+		o = put_varint(o, start - at);
+		at = start + stored_len(area + start);
+		if (n->batch_id)
+			at += stored_len(area + at);
+		if (n->intended)
+			at += stored_len(area + at);
 		o = put_varint(o, n->stated_code);
-		*o++ = n->channel;
+		*o++ =
+		    (unsigned char)(n->channel | (n->batch_id ? N_BATCH : 0) |
+				    (n->intended ? N_INTENDED : 0));
 	}
 	for (uint32_t i = 0; i < s->ncontacts; i++)
 		o = put_u64(o, contacts(s)[i]);
@@ -902,13 +945,14 @@ size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 	uint32_t strs_len = (uint32_t)get_varint(&q);
 	const unsigned char *area = q;
 	int64_t base, prev = 0;
+	size_t at = 0; /* as in lw_specimen_pack */
 	unsigned flags;
 	q += strs_len;
 	s->nresults = (uint16_t)get_varint(&q);
 	s->nnotifs = (uint16_t)get_varint(&q);
 	s->ncontacts = (uint16_t)get_varint(&q);
 	s->nemitted = (uint16_t)get_varint(&q);
-	s->pk_ref = (lw_str_ref)get_varint(&q);
+	s->pk_ref = 0;
 	s->dropped_events = (uint32_t)get_varint(&q);
 	flags = *q++;
 	s->update_pending = (flags & FLAG_UPDATE_PENDING) != 0;
@@ -925,12 +969,19 @@ size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 		r->offset = w.offset;
 		r->partition = w.partition;
 		r->version = w.version;
-		r->event_id = (lw_str_ref)get_varint(&q);
+		at += get_varint(&q);
+		r->event_id = (lw_str_ref)(at + 1);
+		at += stored_len(area + at);
+		if (i == 0) { /* the patient key came with it */
+			s->pk_ref = (lw_str_ref)(at + 1);
+			at += stored_len(area + at);
+		}
 		r->code = (uint16_t)get_varint(&q);
-		r->status = *q++;
-		r->retest_pending = *q++;
+		r->status = *q & (R_RETEST - 1);
+		r->retest_pending = (*q++ & R_RETEST) != 0;
 	}
 	prev = 0;
+	at = 0;
 	for (uint32_t i = 0; i < s->nnotifs; i++) {
 		lw_notif_rec *n = &s->notifs[i];
 		where_when w = get_ww(&q, base, &prev);
@@ -939,11 +990,21 @@ size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 		n->partition = w.partition;
 		n->stated_version = w.version;
 		n->recipient = get_u64(&q);
-		n->notification_id = (lw_str_ref)get_varint(&q);
-		n->batch_id = (lw_str_ref)get_varint(&q);
-		n->intended = (lw_str_ref)get_varint(&q);
+		at += get_varint(&q);
+		n->notification_id = (lw_str_ref)(at + 1);
+		at += stored_len(area + at);
 		n->stated_code = (uint16_t)get_varint(&q);
-		n->channel = *q++;
+		n->channel = *q & (N_BATCH - 1);
+		n->batch_id = 0;
+		n->intended = 0;
+		if (*q & N_BATCH) {
+			n->batch_id = (lw_str_ref)(at + 1);
+			at += stored_len(area + at);
+		}
+		if (*q++ & N_INTENDED) {
+			n->intended = (lw_str_ref)(at + 1);
+			at += stored_len(area + at);
+		}
 	}
 	for (uint32_t i = 0; i < s->ncontacts; i++)
 		contacts(s)[i] = get_u64(&q);
