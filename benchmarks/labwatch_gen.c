@@ -91,6 +91,10 @@ static void usage(FILE *f)
 	    "      --seed S              seed (default 1)\n"
 	    "      --fault-rate R        faulty specimens (default 0.02)\n"
 	    "      --bad-rate R          bad messages (default 0.002)\n"
+	    "      --key-mismatch R      clean messages keyed by another "
+	    "specimen\n"
+	    "                            (default 0.005; 0 keeps the input "
+	    "co-partitioned)\n"
 	    "      --evolved-share R     messages with schema 101/102 "
 	    "(default 0.10)\n"
 	    "      --late-share R        specimens with late results "
@@ -371,6 +375,7 @@ int main(int argc, char **argv)
 		O_SEED,
 		O_FAULT,
 		O_BAD,
+		O_KEYMIS,
 		O_EVOLVED,
 		O_LATE,
 		O_START,
@@ -391,6 +396,7 @@ int main(int argc, char **argv)
 	    {"seed", required_argument, NULL, O_SEED},
 	    {"fault-rate", required_argument, NULL, O_FAULT},
 	    {"bad-rate", required_argument, NULL, O_BAD},
+	    {"key-mismatch", required_argument, NULL, O_KEYMIS},
 	    {"evolved-share", required_argument, NULL, O_EVOLVED},
 	    {"late-share", required_argument, NULL, O_LATE},
 	    {"start-ms", required_argument, NULL, O_START},
@@ -465,6 +471,9 @@ int main(int argc, char **argv)
 			break;
 		case O_BAD:
 			bad = parse_rate(optarg, &cfg.bad_rate);
+			break;
+		case O_KEYMIS:
+			bad = parse_rate(optarg, &cfg.key_mismatch);
 			break;
 		case O_EVOLVED:
 			bad = parse_rate(optarg, &cfg.evolved_share);

@@ -139,8 +139,7 @@ const char lw_traffic_schema_notification_evolved_json[] =
 #define PORTAL_SHARE	   0.20 /* "your result is ready": no code/version */
 #define CODE_ONLY_SHARE	   0.05 /* a code but no version */
 #define DUP_SHARE	   0.03 /* notifications delivered twice */
-#define KEY_MISMATCH_SHARE 0.005
-#define NULL_VARIANT_SHARE 0.30		/* wrong_recipient stating no code */
+#define NULL_VARIANT_SHARE 0.30 /* wrong_recipient stating no code */
 #define ORPHAN_SERIAL	   800000000ULL /* bad messages' specimens: SP9xxxxxxxx */
 #define MAX_SPECIMENS	   700000000ULL
 #define SLOT_NONCONTACT	   8  /* recipient slots 8, 9: unregistered keys */
@@ -2875,7 +2874,7 @@ static int emit_event(lw_traffic *t, struct spec *s, struct event *e)
 	}
 	/* a clean message now and then keyed by another specimen: processed
 	 * under the value's specimen_id, not dead-lettered */
-	if (rng_chance(&t->wire, KEY_MISMATCH_SHARE) && clean) {
+	if (rng_chance(&t->wire, t->cfg.key_mismatch) && clean) {
 		if (t->prev_id[0] && strcmp(t->prev_id, s->id))
 			snprintf(other, sizeof other, "%s", t->prev_id);
 		else
@@ -2926,6 +2925,7 @@ void lw_traffic_config_defaults(lw_traffic_config *c)
 	c->specimens = 1000;
 	c->fault_rate = 0.02;
 	c->bad_rate = 0.002;
+	c->key_mismatch = 0.005;
 	c->evolved_share = 0.10;
 	c->late_share = 0.10;
 	c->start_ms = 1767571200000LL; /* 2026-01-05T00:00:00Z */
@@ -3124,7 +3124,8 @@ lw_traffic *lw_traffic_new(const lw_traffic_config *c, char *errstr,
 		return NULL;
 	}
 	if (!rate_ok(c->fault_rate) || !rate_ok(c->bad_rate) ||
-	    !rate_ok(c->evolved_share) || !rate_ok(c->late_share)) {
+	    !rate_ok(c->key_mismatch) || !rate_ok(c->evolved_share) ||
+	    !rate_ok(c->late_share)) {
 		snprintf(errstr, errstr_size, "rates must be within [0, 1]");
 		return NULL;
 	}

@@ -192,6 +192,9 @@ typedef struct lw_traffic_config {
 				    * specimens of fault groups) */
 	double fault_rate;	   /* share of specimens that are a fault X */
 	double bad_rate;	   /* extra bad messages per regular message */
+	double key_mismatch;	   /* clean messages keyed by another
+				      specimen (0.005); 0 keeps the input
+				      co-partitioned for several instances */
 	double evolved_share;	   /* share of messages written with 101/102 */
 	double late_share;	   /* share of notified specimens whose results
 				    * are produced after their first notification */
