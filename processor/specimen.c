@@ -191,6 +191,20 @@ static const char *raw_bytes(const unsigned char *st, size_t *len)
 	return (const char *)st + 5;
 }
 
+/* Bytes of the stored string at st (any tag). */
+static inline size_t stored_len(const unsigned char *st)
+{
+	size_t len;
+	if (st[0] < RAW_LONG) /* most: a short verbatim string */
+		return (size_t)st[0] + 2;
+	if (st[0] == UUID_LO || st[0] == UUID_UP)
+		return 17;
+	if (st[0] == HEX_LO || st[0] == HEX_UP)
+		return 3 + (size_t)st[1] + st[2 + st[1]];
+	raw_bytes(st, &len);
+	return 5 + len + 1;
+}
+
 /* Is the stored string st the probe's string? */
 static int stored_eq(const unsigned char *st, const probe *p)
 {
@@ -393,18 +407,11 @@ const char *lw_specimen_patient_key(const lw_specimen *s, char buf[LW_PK_BUF])
 uint64_t lw_specimen_patient_hash(const lw_specimen *s)
 {
 	const unsigned char *st;
-	size_t len;
 	uint64_t h;
 	if (!s->pk_ref)
 		return 0;
 	st = stored(s, s->pk_ref);
-	if (st[0] == HEX_LO || st[0] == HEX_UP) {
-		len = 3 + (size_t)st[1] + st[2 + st[1]];
-	} else {
-		const char *b = raw_bytes(st, &len);
-		len += (size_t)(b - (const char *)st); /* the tag too */
-	}
-	h = lw_hash_fast(st, len, KEY_SEED);
+	h = lw_hash_fast(st, stored_len(st), KEY_SEED);
 	return h ? h : 1; /* 0 means none */
 }
 
@@ -724,20 +731,6 @@ void lw_specimen_clear(lw_specimen *s)
 #define R_RETEST	    0x80 /* in a result's status byte */
 _Static_assert(LW_CHANNEL_UNKNOWN < N_BATCH, "channels fit six bits");
 _Static_assert(LW_STATUS_UNKNOWN < R_RETEST, "statuses fit seven bits");
-
-/* Bytes of the stored string at st (any tag). */
-static inline size_t stored_len(const unsigned char *st)
-{
-	size_t len;
-	if (st[0] < RAW_LONG) /* most: a short verbatim string */
-		return (size_t)st[0] + 2;
-	if (st[0] == UUID_LO || st[0] == UUID_UP)
-		return 17;
-	if (st[0] == HEX_LO || st[0] == HEX_UP)
-		return 3 + (size_t)st[1] + st[2 + st[1]];
-	raw_bytes(st, &len);
-	return 5 + len + 1;
-}
 
 static inline uint64_t zz(int64_t v)
 {
