@@ -703,13 +703,20 @@ void lw_specimen_clear(lw_specimen *s)
 
 /* ---- the packed form ----
  *
- * Layout: varint strs_len, the string area (the ID first), then varint
- * nresults, nnotifs, ncontacts, nemitted, dropped_events, a flags byte,
- * zigzag last_event_ms; then each result, notification, contact and
- * emitted incident. Times are stored as their distance back from
- * last_event_ms and offsets as the difference from the previous one in
- * the same array, so most take one to three bytes; hashes take their
- * eight.
+ * Layout: varint strs_len, the string area (the ID first), the shape,
+ * zigzag last_event_ms; then each contact, result, notification and
+ * emitted incident. The shape is one byte for the common record (at most
+ * 3 results, 7 notifications and 3 contacts, no emitted incident, no
+ * dropped events, no flags): the three counts in 2 + 3 + 2 bits. Any other
+ * record has SHAPE_LONG, then varint nresults, nnotifs, ncontacts,
+ * nemitted, dropped_events and a flags byte. Times are stored as their
+ * distance back from last_event_ms and offsets as the difference from the
+ * previous one in the same array, so most take one to three bytes; hashes
+ * take their eight. A notification's recipient that is one of the first
+ * CONTACT_REFS contacts (the usual case: results go to the patient's
+ * registered contacts) is stored as its index + 1 in one byte, any other
+ * as 0 and the eight bytes of its hash; contacts come first so unpacking
+ * can resolve the index.
  *
  * String references are implicit. The adders append an event's strings
  * together, in a fixed order (a result: event ID, then the patient key if
@@ -726,6 +733,8 @@ void lw_specimen_clear(lw_specimen *s)
 #define FLAG_UPDATE_PENDING 1
 #define FLAG_TIMER_ALERTED  2
 #define VARINT_MAX	    10
+#define SHAPE_LONG	    0x80 /* the counts follow as varints */
+#define CONTACT_REFS	    16	 /* contacts a recipient may refer to */
 #define N_BATCH		    0x40 /* in a notification's channel byte */
 #define N_INTENDED	    0x80
 #define R_RETEST	    0x80 /* in a result's status byte */
@@ -810,6 +819,29 @@ static inline int32_t version_of(uint64_t c)
 	return c ? (int32_t)unzz(c - 1) : LW_NO_VERSION;
 }
 
+/* A notification's recipient: the index + 1 of the equal contact among
+ * the first CONTACT_REFS (one byte), or 0 and the hash. */
+static inline unsigned char *put_recipient(unsigned char *o,
+					   const lw_specimen *s, uint64_t r)
+{
+	const uint64_t *c = contacts(s);
+	uint32_t n = s->ncontacts < CONTACT_REFS ? s->ncontacts : CONTACT_REFS;
+	for (uint32_t i = 0; i < n; i++)
+		if (c[i] == r) {
+			*o = (unsigned char)(i + 1);
+			return o + 1;
+		}
+	*o++ = 0;
+	return put_u64(o, r);
+}
+
+static inline uint64_t get_recipient(const unsigned char **q,
+				     const lw_specimen *s)
+{
+	unsigned k = *(*q)++;
+	return k ? contacts(s)[k - 1] : get_u64(q);
+}
+
 /* What results and notifications share: when (back from base), where
  * (offset after *prev, partition) and which version (may be none). */
 typedef struct where_when {
@@ -840,16 +872,16 @@ get_ww(const unsigned char **q, int64_t base, int64_t *prev)
 
 size_t lw_specimen_pack_bound(const lw_specimen *s)
 {
-	return VARINT_MAX * 9 + 1 + s->strs_len +
+	return VARINT_MAX * 9 + 2 + s->strs_len +
 	       (size_t)s->nresults * (VARINT_MAX * 6 + 2) +
-	       (size_t)s->nnotifs * (8 + VARINT_MAX * 8 + 1) +
+	       (size_t)s->nnotifs * (9 + VARINT_MAX * 8 + 1) +
 	       (size_t)s->ncontacts * 8 +
 	       (size_t)s->nemitted * (8 + VARINT_MAX * 2 + 1);
 }
 
 size_t lw_specimen_pack_id_bound(size_t len)
 {
-	return VARINT_MAX + raw_size(len) + 7;
+	return VARINT_MAX + raw_size(len) + 2;
 }
 
 size_t lw_specimen_pack_id(const char *id, size_t len, unsigned char *out)
@@ -863,10 +895,11 @@ size_t lw_specimen_pack_id(const char *id, size_t len, unsigned char *out)
 	store(o, &p);
 	o += n;
 	/* what lw_specimen_pack writes after the string area of a record
-	 * that holds only its ID: the four counts, dropped_events, the flags
-	 * and zz(last_event_ms = 0), each one zero byte */
-	memset(o, 0, 7);
-	return (size_t)(o + 7 - out);
+	 * that holds only its ID: the short shape of no results,
+	 * notifications or contacts and zz(last_event_ms = 0), one zero byte
+	 * each */
+	memset(o, 0, 2);
+	return (size_t)(o + 2 - out);
 }
 
 size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
@@ -878,14 +911,26 @@ size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
 	o = put_varint(o, s->strs_len);
 	memcpy(o, area, s->strs_len);
 	o += s->strs_len;
-	o = put_varint(o, s->nresults);
-	o = put_varint(o, s->nnotifs);
-	o = put_varint(o, s->ncontacts);
-	o = put_varint(o, s->nemitted);
-	o = put_varint(o, s->dropped_events);
-	*o++ = (unsigned char)((s->update_pending ? FLAG_UPDATE_PENDING : 0) |
-			       (s->timer_alerted ? FLAG_TIMER_ALERTED : 0));
+	{
+		unsigned flags = (s->update_pending ? FLAG_UPDATE_PENDING : 0) |
+				 (s->timer_alerted ? FLAG_TIMER_ALERTED : 0);
+		if (s->nresults <= 3 && s->nnotifs <= 7 && s->ncontacts <= 3 &&
+		    !s->nemitted && !s->dropped_events && !flags) {
+			*o++ = (unsigned char)(s->nresults | s->nnotifs << 2 |
+					       s->ncontacts << 5);
+		} else {
+			*o++ = SHAPE_LONG;
+			o = put_varint(o, s->nresults);
+			o = put_varint(o, s->nnotifs);
+			o = put_varint(o, s->ncontacts);
+			o = put_varint(o, s->nemitted);
+			o = put_varint(o, s->dropped_events);
+			*o++ = (unsigned char)flags;
+		}
+	}
 	o = put_varint(o, zz(base));
+	for (uint32_t i = 0; i < s->ncontacts; i++)
+		o = put_u64(o, contacts(s)[i]);
 	for (uint32_t i = 0; i < s->nresults; i++) {
 		const lw_result_rec *r = &s->results[i];
 		size_t start = r->event_id - 1;
@@ -908,7 +953,7 @@ size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
 		o = put_ww(o, base, &prev,
 			   (where_when){n->sent_at, n->offset, n->partition,
 					n->stated_version});
-		o = put_u64(o, n->recipient);
+		o = put_recipient(o, s, n->recipient);
 		o = put_varint(o, start - at);
 		at = start + stored_len(area + start);
 		if (n->batch_id)
@@ -920,8 +965,6 @@ size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
 		    (unsigned char)(n->channel | (n->batch_id ? N_BATCH : 0) |
 				    (n->intended ? N_INTENDED : 0));
 	}
-	for (uint32_t i = 0; i < s->ncontacts; i++)
-		o = put_u64(o, contacts(s)[i]);
 	for (uint32_t i = 0; i < s->nemitted; i++) {
 		const lw_emitted *e = &emitted(s)[i];
 		o = put_u64(o, e->key);
@@ -941,13 +984,23 @@ size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 	size_t at = 0; /* as in lw_specimen_pack */
 	unsigned flags;
 	q += strs_len;
-	s->nresults = (uint16_t)get_varint(&q);
-	s->nnotifs = (uint16_t)get_varint(&q);
-	s->ncontacts = (uint16_t)get_varint(&q);
-	s->nemitted = (uint16_t)get_varint(&q);
-	s->pk_ref = 0;
-	s->dropped_events = (uint32_t)get_varint(&q);
 	flags = *q++;
+	if (flags != SHAPE_LONG) {
+		s->nresults = flags & 3;
+		s->nnotifs = flags >> 2 & 7;
+		s->ncontacts = flags >> 5 & 3;
+		s->nemitted = 0;
+		s->dropped_events = 0;
+		flags = 0;
+	} else {
+		s->nresults = (uint16_t)get_varint(&q);
+		s->nnotifs = (uint16_t)get_varint(&q);
+		s->ncontacts = (uint16_t)get_varint(&q);
+		s->nemitted = (uint16_t)get_varint(&q);
+		s->dropped_events = (uint32_t)get_varint(&q);
+		flags = *q++;
+	}
+	s->pk_ref = 0;
 	s->update_pending = (flags & FLAG_UPDATE_PENDING) != 0;
 	s->timer_alerted = (flags & FLAG_TIMER_ALERTED) != 0;
 	base = unzz(get_varint(&q));
@@ -955,6 +1008,8 @@ size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 	s->strs_len = strs_len;
 	reserve(s, off_strs(s) + strs_len);
 	relocate(s, blob(s));
+	for (uint32_t i = 0; i < s->ncontacts; i++)
+		contacts(s)[i] = get_u64(&q);
 	for (uint32_t i = 0; i < s->nresults; i++) {
 		lw_result_rec *r = &s->results[i];
 		where_when w = get_ww(&q, base, &prev);
@@ -982,7 +1037,7 @@ size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 		n->offset = w.offset;
 		n->partition = w.partition;
 		n->stated_version = w.version;
-		n->recipient = get_u64(&q);
+		n->recipient = get_recipient(&q, s);
 		at += get_varint(&q);
 		n->notification_id = (lw_str_ref)(at + 1);
 		at += stored_len(area + at);
@@ -999,8 +1054,6 @@ size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 			at += stored_len(area + at);
 		}
 	}
-	for (uint32_t i = 0; i < s->ncontacts; i++)
-		contacts(s)[i] = get_u64(&q);
 	for (uint32_t i = 0; i < s->nemitted; i++) {
 		lw_emitted *e = &emitted(s)[i];
 		e->key = get_u64(&q);

@@ -1506,6 +1506,125 @@ Test(specimen, packed_form_keeps_extreme_values)
 	assert_no_leaks();
 }
 
+static size_t packed_size(const lw_specimen *s)
+{
+	unsigned char *p = malloc(lw_specimen_pack_bound(s));
+	size_t n;
+	cr_assert_not_null(p);
+	n = lw_specimen_pack(s, p);
+	free(p);
+	return n;
+}
+
+/* A notification's recipient that is one of the first 16 contacts packs as
+ * a one-byte index; any other as its hash. Both unpack to the same
+ * hash, and the same record with a recipient nobody registered packs
+ * exactly 8 bytes longer per such notification. */
+Test(specimen, packed_recipient_refers_to_its_contact)
+{
+	static char keys[20][8];
+	static const char *rk[] = {"ck-0", "ck-15", "ck-16", "ck-19", "rk-x"};
+	lw_str cv[20];
+	lw_specimen s, t, u;
+	lw_result_event ev = result_ev("e-1", "pk-r", LW_STATUS_FINAL);
+	size_t with, without;
+	memset(&u, 0, sizeof u);
+	for (int i = 0; i < 20; i++) {
+		snprintf(keys[i], sizeof keys[i], "ck-%d", i);
+		cv[i] = view(keys[i]);
+	}
+	ev.contact_keys = cv;
+	ev.n_contact_keys = 20;
+	init_str(&s, "SP-r");
+	init_str(&t, "SP-r");
+	cr_assert_eq(lw_specimen_add_result(&s, &ev, 1, 0, 10), 1);
+	cr_assert_eq(lw_specimen_add_result(&t, &ev, 1, 0, 10), 1);
+	cr_assert_eq(s.ncontacts, 20);
+	for (int i = 0; i < 5; i++) {
+		char nid[8];
+		lw_notification_event nv;
+		snprintf(nid, sizeof nid, "n%d", i);
+		nv = notif_ev(&s, nid, NULL, NULL);
+		nv.recipient_key = view(rk[i]);
+		cr_assert_eq(lw_specimen_add_notification(&s, &nv, 1, 0, i), 1);
+		nv.recipient_key = view(i < 2 ? "elsewhere" : rk[i]);
+		cr_assert_eq(lw_specimen_add_notification(&t, &nv, 1, 0, i), 1);
+	}
+	unpack_of(&s, &u);
+	cr_assert_eq(u.nnotifs, 5);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(u.notifs[i].recipient, hash_of(rk[i]), "%d", i);
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(lw_specimen_contacts(&u)[i], hash_of(keys[i]));
+	/* ck-0 and ck-15 are referred to; ck-16 is past the first 16 */
+	with = packed_size(&s);
+	without = packed_size(&t);
+	cr_assert_eq(without, with + 2 * 8, "%zu vs %zu", without, with);
+	lw_specimen_clear(&s);
+	lw_specimen_clear(&t);
+	lw_specimen_clear(&u);
+	assert_no_leaks();
+}
+
+/* The one-byte shape holds up to 3 results, 7 notifications and 3
+ * contacts with nothing else set; one more of any, an emitted incident,
+ * a dropped event or a flag takes the long form. Every shape round-trips,
+ * and the long form costs exactly the bytes its varints take. */
+Test(specimen, packed_shape_short_and_long)
+{
+	enum { R, N, C, E, D, F, CASES };
+	for (int c = -1; c < CASES; c++) {
+		lw_specimen s, u;
+		lw_str cv[4] = {{"c0", 2}, {"c1", 2}, {"c2", 2}, {"c3", 2}};
+		size_t base;
+		memset(&u, 0, sizeof u);
+		init_str(&s, "SP-shape");
+		for (int i = 0; i < (c == R ? 4 : 3); i++) {
+			char eid[8];
+			lw_result_event ev;
+			snprintf(eid, sizeof eid, "r%d", i);
+			ev = result_ev(eid, "pk-s", LW_STATUS_FINAL);
+			ev.contact_keys = cv;
+			ev.n_contact_keys = c == C ? 4 : 3;
+			cr_assert_eq(lw_specimen_add_result(&s, &ev, 1, 0, i),
+				     1);
+		}
+		for (int i = 0; i < (c == N ? 8 : 7); i++) {
+			char nid[8];
+			lw_notification_event nv;
+			snprintf(nid, sizeof nid, "n%d", i);
+			nv = notif_ev(&s, nid, NULL, NULL);
+			cr_assert_eq(
+			    lw_specimen_add_notification(&s, &nv, 1, 0, i), 1);
+		}
+		if (c == E)
+			lw_specimen_set_emitted(&s, 7, 1, 1, 1);
+		if (c == D)
+			s.dropped_events = 1;
+		if (c == F)
+			s.timer_alerted = 1;
+		base = packed_size(&s);
+		unpack_of(&s, &u);
+		cr_assert_eq(u.nresults, s.nresults, "case %d", c);
+		cr_assert_eq(u.nnotifs, s.nnotifs, "case %d", c);
+		cr_assert_eq(u.ncontacts, s.ncontacts, "case %d", c);
+		cr_assert_eq(u.nemitted, s.nemitted, "case %d", c);
+		cr_assert_eq(u.dropped_events, s.dropped_events, "case %d", c);
+		cr_assert_eq(u.timer_alerted, s.timer_alerted, "case %d", c);
+		cr_assert_eq(packed_size(&u), base, "case %d", c);
+		if (c == D || c == F) {
+			/* the same record in the short form: 6 bytes less
+			 * (tag, four counts, dropped, flags; one shape) */
+			s.dropped_events = 0;
+			s.timer_alerted = 0;
+			cr_assert_eq(packed_size(&s) + 6, base, "case %d", c);
+		}
+		lw_specimen_clear(&s);
+		lw_specimen_clear(&u);
+	}
+	assert_no_leaks();
+}
+
 /* lw_specimen_pack_id (the state packs new records with it) must write
  * byte for byte what lw_specimen_pack writes for a reset record, for IDs
  * of every tag length (empty, short, UUID-shaped: IDs stay verbatim, the
