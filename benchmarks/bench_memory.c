@@ -337,6 +337,13 @@ int main(int argc, char **argv)
 	printf("specimens=%" PRIu64 "\n", ss.specimens);
 	printf("state_bytes=%" PRIu64 "\n", ss.bytes);
 	printf("evicted=%" PRIu64 "\n", ss.evicted);
+	{
+		lw_engine_stats es;
+		lw_engine_get_stats(b.eng, &es);
+		printf("fanin_recipients=%" PRIu64 "\nfanin_bytes=%" PRIu64
+		       "\n",
+		       es.fanin.recipients, es.fanin.bytes);
+	}
 	printf("peak_rss=%" PRIu64 "\n", peak_rss_bytes());
 	printf("rss=%" PRIu64 "\n", after.rss);
 	printf("allocated=%" PRIu64 "\n", after.allocated);
