@@ -734,10 +734,19 @@ void lw_specimen_clear(lw_specimen *s)
 #define FLAG_TIMER_ALERTED  2
 #define VARINT_MAX	    10
 #define SHAPE_LONG	    0x80 /* the counts follow as varints */
-#define CONTACT_REFS	    16	 /* contacts a recipient may refer to */
-#define N_BATCH		    0x40 /* in a notification's channel byte */
-#define N_INTENDED	    0x80
-#define R_RETEST	    0x80 /* in a result's status byte */
+/* The short shape: results, notifications and contacts in 2 + 3 + 2 bits,
+ * so at most 3, 7 and 3. */
+#define SHAPE_MAX_R    3
+#define SHAPE_MAX_N    7
+#define SHAPE_MAX_C    3
+#define SHAPE(r, n, c) ((unsigned)(r) | (unsigned)(n) << 2 | (unsigned)(c) << 5)
+#define SHAPE_R(b)     ((b)&SHAPE_MAX_R)
+#define SHAPE_N(b)     ((b) >> 2 & SHAPE_MAX_N)
+#define SHAPE_C(b)     ((b) >> 5 & SHAPE_MAX_C)
+#define CONTACT_REFS   16   /* contacts a recipient may refer to */
+#define N_BATCH	       0x40 /* in a notification's channel byte */
+#define N_INTENDED     0x80
+#define R_RETEST       0x80 /* in a result's status byte */
 _Static_assert(LW_CHANNEL_UNKNOWN < N_BATCH, "channels fit six bits");
 _Static_assert(LW_STATUS_UNKNOWN < R_RETEST, "statuses fit seven bits");
 
@@ -914,10 +923,11 @@ size_t lw_specimen_pack(const lw_specimen *s, unsigned char *out)
 	{
 		unsigned flags = (s->update_pending ? FLAG_UPDATE_PENDING : 0) |
 				 (s->timer_alerted ? FLAG_TIMER_ALERTED : 0);
-		if (s->nresults <= 3 && s->nnotifs <= 7 && s->ncontacts <= 3 &&
-		    !s->nemitted && !s->dropped_events && !flags) {
-			*o++ = (unsigned char)(s->nresults | s->nnotifs << 2 |
-					       s->ncontacts << 5);
+		if (s->nresults <= SHAPE_MAX_R && s->nnotifs <= SHAPE_MAX_N &&
+		    s->ncontacts <= SHAPE_MAX_C && !s->nemitted &&
+		    !s->dropped_events && !flags) {
+			*o++ = (unsigned char)SHAPE(s->nresults, s->nnotifs,
+						    s->ncontacts);
 		} else {
 			*o++ = SHAPE_LONG;
 			o = put_varint(o, s->nresults);
@@ -982,16 +992,15 @@ size_t lw_specimen_unpack(lw_specimen *s, const unsigned char *p, size_t len)
 	const unsigned char *area = q;
 	int64_t base, prev = 0;
 	size_t at = 0; /* as in lw_specimen_pack */
-	unsigned flags;
+	unsigned flags = 0, shape;
 	q += strs_len;
-	flags = *q++;
-	if (flags != SHAPE_LONG) {
-		s->nresults = flags & 3;
-		s->nnotifs = flags >> 2 & 7;
-		s->ncontacts = flags >> 5 & 3;
+	shape = *q++;
+	if (shape != SHAPE_LONG) {
+		s->nresults = (uint16_t)SHAPE_R(shape);
+		s->nnotifs = (uint16_t)SHAPE_N(shape);
+		s->ncontacts = (uint16_t)SHAPE_C(shape);
 		s->nemitted = 0;
 		s->dropped_events = 0;
-		flags = 0;
 	} else {
 		s->nresults = (uint16_t)get_varint(&q);
 		s->nnotifs = (uint16_t)get_varint(&q);
