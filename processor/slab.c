@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hugemem.h"
 #include "xmalloc.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -35,8 +36,8 @@
 
 #define STEP	   8
 #define NCLASS	   (LW_SLAB_MAX / STEP + 1) /* index = size / STEP */
-#define CHUNK	   ((size_t)64 * 1024)
-#define CHUNK_HEAD 16 /* the link to the next chunk, kept 16-aligned */
+#define CHUNK	   ((size_t)64 * 1024) /* until the slab holds LW_HUGE_PAGE */
+#define CHUNK_HEAD 64 /* the next chunk's link and this chunk's size */
 
 struct lw_slab {
 	void *free[NCLASS];
@@ -56,9 +57,11 @@ void lw_slab_destroy(lw_slab *s)
 	if (!s)
 		return;
 	for (c = s->chunks; c; c = next) {
-		UNPOISON(c, CHUNK);
+		size_t size;
 		memcpy(&next, c, sizeof next);
-		free(c);
+		memcpy(&size, (char *)c + sizeof next, sizeof size);
+		UNPOISON(c, size);
+		lw_huge_free(c);
 	}
 	free(s);
 }
@@ -90,16 +93,18 @@ static void push(lw_slab *s, void *p, size_t size)
 
 static void new_chunk(lw_slab *s)
 {
-	unsigned char *c = lw_xmalloc(CHUNK);
+	size_t size = s->st.chunk_bytes >= LW_HUGE_PAGE ? LW_HUGE_PAGE : CHUNK;
+	unsigned char *c = lw_huge_alloc(size);
 	size_t left = (size_t)(s->end - s->bump);
 	if (left >= STEP)
 		push(s, s->bump, left); /* the old chunk's tail */
 	memcpy(c, &s->chunks, sizeof(void *));
+	memcpy(c + sizeof(void *), &size, sizeof size);
 	s->chunks = c;
 	s->bump = c + CHUNK_HEAD;
-	s->end = c + CHUNK;
-	s->st.chunk_bytes += CHUNK;
-	POISON(s->bump, CHUNK - CHUNK_HEAD);
+	s->end = c + size;
+	s->st.chunk_bytes += size;
+	POISON(s->bump, size - CHUNK_HEAD);
 }
 
 void *lw_slab_alloc(lw_slab *s, size_t n)

@@ -6,7 +6,8 @@
  * the classes are 8 bytes apart up to LW_SLAB_MAX (larger blocks go to
  * malloc, rounded as body sizes were before), so the loss is 4 bytes.
  *
- * Blocks are cut from 64 KiB chunks and, when freed, kept on a free list of
+ * Blocks are cut from chunks (64 KiB, then 2 MiB ones in huge pages once
+ * the slab holds 2 MiB: slab.c) and, when freed, kept on a free list of
  * their class for the next block of that class; chunks go back to the
  * system only in lw_slab_destroy(). The caller passes a block's size to
  * lw_slab_free() (the state knows each record's length), so a free touches

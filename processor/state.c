@@ -6,8 +6,12 @@
  * bucket-chain link, an update stamp, its wheel entry and a pointer to its
  * packed record (specimen.h), a separate block from the state's slab
  * (slab.h: 8-byte size classes, where the allocator's are 32 bytes apart
- * at record sizes). The node is 64 bytes, one size class, because memory per
- * specimen is what bounds how many a small machine can watch. Nodes never move
+ * at record sizes). The node is 64 bytes, one cache line, because memory
+ * per specimen is what bounds how many a small machine can watch; nodes
+ * come from a slab of their own, so each is one aligned line. Records,
+ * nodes and the bucket array sit in huge pages where the kernel allows
+ * (hugemem.h): at a million specimens a TLB miss came with nearly every
+ * record touched. Nodes never move
  * in memory, so they can be handed out by pointer; the record block is
  * reallocated when a store changes its size. Packing a record on every store
  * costs a few hundred instructions; it halves the memory per specimen. The
@@ -35,6 +39,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "hugemem.h"
 #include "slab.h"
 #include "wheel.h"
 #include "xmalloc.h"
@@ -80,12 +85,13 @@ struct lw_state {
 	lw_specimen sweep_view;
 	unsigned char *packbuf; /* room for one packed record */
 	lw_slab *slab;		/* the records' blocks */
+	lw_slab *nodes;		/* the nodes: 64-byte blocks only */
 	size_t packcap;
 };
 
 static size_t table_bytes(const lw_state *st)
 {
-	return st->nbuckets * sizeof(node *);
+	return lw_huge_size(st->nbuckets * sizeof(node *));
 }
 
 /* The bucket of n in a table of nb buckets: from the stored low bits, so
@@ -121,8 +127,9 @@ lw_state *lw_state_new(const lw_state_config *cfg)
 	st->nbuckets = 64;
 	while (st->nbuckets < want && st->nbuckets < MAX_BUCKETS)
 		st->nbuckets *= 2;
-	st->buckets = lw_xcalloc(st->nbuckets, sizeof *st->buckets);
+	st->buckets = lw_huge_calloc(st->nbuckets * sizeof *st->buckets);
 	st->slab = lw_slab_new();
+	st->nodes = lw_slab_new();
 	st->st.bytes = table_bytes(st);
 	lw_wheel_init(&st->wheel);
 	st->wheel.ahead = wheel_ahead;
@@ -148,7 +155,7 @@ static void remove_node(lw_state *st, node *n)
 	st->st.bytes -= lw_slab_size(LEN(n)) + sizeof *n;
 	st->st.specimens--;
 	lw_slab_free(st->slab, n->body, LEN(n));
-	free(n);
+	lw_slab_free(st->nodes, n, sizeof *n);
 }
 
 void lw_state_clear(lw_state *st)
@@ -164,10 +171,11 @@ void lw_state_destroy(lw_state *st)
 	if (!st)
 		return;
 	lw_state_clear(st);
-	free(st->buckets);
+	lw_huge_free(st->buckets);
 	lw_specimen_clear(&st->sweep_view);
 	free(st->packbuf);
 	lw_slab_destroy(st->slab);
+	lw_slab_destroy(st->nodes);
 	free(st);
 }
 
@@ -177,7 +185,7 @@ static void grow(lw_state *st)
 	node **b;
 	if (st->nbuckets >= MAX_BUCKETS)
 		return; /* chains just get longer */
-	b = lw_xcalloc(nb, sizeof *b);
+	b = lw_huge_calloc(nb * sizeof *b);
 	for (size_t i = 0; i < st->nbuckets; i++) {
 		node *n = st->buckets[i];
 		while (n) {
@@ -188,7 +196,7 @@ static void grow(lw_state *st)
 			n = next;
 		}
 	}
-	free(st->buckets);
+	lw_huge_free(st->buckets);
 	st->st.bytes -= table_bytes(st);
 	st->buckets = b;
 	st->nbuckets = nb;
@@ -283,7 +291,8 @@ lw_state_entry *lw_state_upsert(lw_state *st, const char *id, size_t len,
 		return n;
 	if (st->st.specimens >= st->nbuckets)
 		grow(st);
-	n = lw_xcalloc(1, sizeof *n);
+	n = lw_slab_alloc(st->nodes, sizeof *n);
+	memset(n, 0, sizeof *n);
 	n->want = INT64_MAX;
 	n->hash32 = (uint32_t)h;
 	n->stamp = st->ticks++;
