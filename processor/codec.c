@@ -455,17 +455,12 @@ static int fail(cursor *c, lw_decode_status st, const char *what)
 	return -1;
 }
 
-static int read_long(cursor *c, int64_t *out)
+/* A varint of more than one byte (read_long's slow path). */
+static __attribute__((noinline)) int read_long_multi(cursor *c, int64_t *out)
 {
 	uint64_t v = 0;
-	/* Fast path: lengths, enums, small ints are one byte; with ten bytes
-	 * left no varint can run past the end, so the loop drops the bound
-	 * check. */
-	if (c->p < c->end && !(*c->p & 0x80)) {
-		v = *c->p++;
-		*out = (int64_t)((v >> 1) ^ (~(v & 1) + 1));
-		return 0;
-	}
+	/* with ten bytes left no varint can run past the end, so the loop
+	 * drops the bound check */
 	if (c->end - c->p >= 10) {
 		const unsigned char *q = c->p;
 		for (int shift = 0; shift < 63; shift += 7) {
@@ -493,6 +488,19 @@ static int read_long(cursor *c, int64_t *out)
 		}
 	}
 	return fail(c, LW_DECODE_MALFORMED, "varint longer than 10 bytes");
+}
+
+/* Lengths, enums, union branches and small ints are one byte: that case is
+ * inlined at every call, the rest is a call. */
+static inline __attribute__((always_inline)) int read_long(cursor *c,
+							   int64_t *out)
+{
+	if (c->p < c->end && !(*c->p & 0x80)) {
+		uint64_t v = *c->p++;
+		*out = (int64_t)((v >> 1) ^ (~(v & 1) + 1));
+		return 0;
+	}
+	return read_long_multi(c, out);
 }
 
 static int read_int(cursor *c, int32_t *out)
