@@ -418,8 +418,14 @@ size_t lw_fanin_expire(lw_fanin *f, int64_t now, size_t budget)
 		 * loading it if it has something to expire */
 		const bucket *ahead =
 		    &f->b[(f->cursor + FANIN_LOOKAHEAD) & (f->nb - 1)];
+		const bucket *half =
+		    &f->b[(f->cursor + FANIN_LOOKAHEAD / 2) & (f->nb - 1)];
 		if (ahead->oldest <= cut && ahead->head)
 			prefetch_rent(ahead->head);
+		/* and, half-way there, the second entry of a chain (the first
+		 * is in cache by then, with the link) */
+		if (half->oldest <= cut && half->head && half->head->next)
+			prefetch_rent(half->head->next);
 		visited++;
 		if (b->oldest <= cut) {
 			rent **pp = &b->head;
