@@ -371,10 +371,12 @@ size_t lw_state_evict(lw_state *st, size_t budget)
 	return removed;
 }
 
-/* Lazy: a later deadline only updates `want`; the wheel entry stays where
- * it is and, when it comes due, moves to `want` without a callback. Most
- * events push the expiry later, so most events touch no list at all (a
- * move costs cache misses on neighbouring nodes). */
+/* Lazy: a later deadline only updates `want` and delays the wheel entry
+ * in place (lw_wheel_delay); the entry stays in its list until the wheel
+ * reaches it and places it by the new time. Most events push the expiry
+ * later, so most events touch no list at all (a move costs cache misses on
+ * neighbouring nodes), and an entry delayed before the wheel reaches it
+ * fires once, at its final time. */
 void lw_state_schedule_expiry(lw_state *st, lw_state_entry *n, int64_t due)
 {
 	lw_state_schedule(st, n, due);
@@ -391,8 +393,12 @@ void lw_state_schedule(lw_state *st, lw_state_entry *n, int64_t due)
 	FLAGS(n) &= (uint16_t)~F_EXPIRY;
 	st->scheduled += (due != INT64_MAX) - (n->want != INT64_MAX);
 	n->want = due;
-	if (due != INT64_MAX && (!n->timer.linked || due < n->timer.due))
+	if (due == INT64_MAX)
+		return; /* stays linked; on_due drops it */
+	if (!n->timer.linked || due < n->timer.due)
 		lw_wheel_insert(&st->wheel, &n->timer, due);
+	else
+		lw_wheel_delay(&st->wheel, &n->timer, due);
 }
 
 int64_t lw_state_deadline(const lw_state *st, const lw_state_entry *n)

@@ -9,7 +9,12 @@
  * wait in `early` and are placed (or fired) on the first advance.
  * Invariant: an entry with tick t in fine is within [cur, cur + 256); in
  * coarse, its coarse index is in ((cur >> 8), (cur >> 8) + 4096) unless it
- * is parked in the last slot because it is further out. */
+ * is parked in the last slot because it is further out. An entry delayed in
+ * place (lw_wheel_delay) breaks neither: its list is still reached no later
+ * than its new due time, and the cascade or the slot scan that reaches it
+ * places it by its due time again, as a parked entry is. The scan of a fine
+ * slot re-places an entry whose tick is past cur instead of keeping it,
+ * so a delayed entry never waits in a fine slot for a lap. */
 #include "wheel.h"
 
 #include <string.h>
@@ -116,6 +121,13 @@ void lw_wheel_insert(lw_wheel *w, lw_wheel_entry *e, int64_t due)
 	place(w, e);
 }
 
+void lw_wheel_delay(lw_wheel *w, lw_wheel_entry *e, int64_t due)
+{
+	(void)w;
+	if (e->linked && due > e->due)
+		e->due = due;
+}
+
 /* Moves the whole list at h to the local sentinel tmp. */
 static void detach(lw_wheel_entry *h, lw_wheel_entry *tmp)
 {
@@ -171,7 +183,15 @@ static int fire_list(lw_wheel *w, lw_wheel_entry *h, int level, int64_t now,
 		lw_wheel_entry *e = tmp.next;
 		if (e->due > now) {
 			unlink_e(e);
-			link_tail(&keep, e);
+			if (tick_of(e->due) > w->cur) {
+				/* delayed in place (lw_wheel_delay): its slot
+				 * is another one now */
+				w->nfine--;
+				w->count--;
+				place(w, e);
+			} else {
+				link_tail(&keep, e); /* later this second */
+			}
 			continue;
 		}
 		if (*left == 0) {

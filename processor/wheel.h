@@ -60,6 +60,13 @@ void lw_wheel_init(lw_wheel *w);
 /* Links e with due time `due` (unlinking it first if linked). */
 void lw_wheel_insert(lw_wheel *w, lw_wheel_entry *e, int64_t due);
 void lw_wheel_remove(lw_wheel *w, lw_wheel_entry *e);
+/* Moves a linked entry's due time later, to `due`, without relinking it:
+ * O(1), and it touches e only (a move touches its list neighbours, cache
+ * misses in a large wheel). The entry stays in its list until the wheel
+ * reaches that list, which places it again by its new due time; it fires
+ * at the new time, not before. An earlier `due`, or an unlinked e, changes
+ * nothing (use lw_wheel_insert). */
+void lw_wheel_delay(lw_wheel *w, lw_wheel_entry *e, int64_t due);
 /* Fires entries with due <= now, at most budget of them. Returns the
  * number fired; w->caught_up tells whether any due entry is left. */
 size_t lw_wheel_advance(lw_wheel *w, int64_t now, size_t budget,

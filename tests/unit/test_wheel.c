@@ -8,7 +8,8 @@
  * days) ahead; jumps of a year that fire everything due and take no time;
  * equal due times in insertion order, whichever level each entry went
  * through; the budget, resumed where it stopped; removal while linked at
- * every level; callbacks that re-insert, insert, remove and free. Then a
+ * every level; delays in place, from every level; callbacks that
+ * re-insert, insert, remove and free. Then a
  * randomized run against a reference (a plain array scanned for due <=
  * now) over thousands of inserts, removes and advances with steps from
  * 1 ms to months. */
@@ -90,6 +91,46 @@ static double secs_since(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (double)(t1.tv_sec - t0->tv_sec) +
 	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ---- delay in place ---- */
+
+/* A delayed entry fires at its new time, not at the old one, from every
+ * level: a fine slot (its slot is scanned at the old second and it moves
+ * on), the coarse level (the cascade places it by the new time) and
+ * parked; a delay to an earlier time changes nothing. */
+Test(wheel, delayed_entries_fire_at_the_new_time)
+{
+	item a = {0}, b = {0}, c = {0}, d = {0};
+	cr_assert_eq(adv(0), 0);
+	put(&a, 1, 5000);		 /* fine */
+	put(&b, 2, 600000);		 /* coarse */
+	put(&c, 3, 86400000LL * 20);	 /* parked */
+	put(&d, 4, 7000);		 /* fine, delayed to earlier: no-op */
+	lw_wheel_delay(w, &a.e, 400000); /* fine -> coarse range */
+	lw_wheel_delay(w, &b.e, 601500); /* within its coarse slot */
+	lw_wheel_delay(w, &c.e, 86400000LL * 30);
+	lw_wheel_delay(w, &d.e, 6000);
+	cr_assert_eq(d.e.due, 7000);
+	cr_assert_eq(w->count, 4);
+	cr_assert_eq(adv(5000), 0, "a fired at its old time");
+	cr_assert_eq(adv(7000), 1);
+	cr_assert_eq(d.fired, 1);
+	cr_assert_eq(adv(399999), 0);
+	cr_assert_eq(adv(400000), 1);
+	cr_assert_eq(a.fired, 1);
+	cr_assert_eq(adv(601499), 0, "b fired at its old time");
+	cr_assert_eq(adv(601500), 1);
+	cr_assert_eq(b.fired, 1);
+	cr_assert_eq(adv(86400000LL * 30 - 1), 0, "c fired at its old time");
+	cr_assert_eq(adv(86400000LL * 30), 1);
+	cr_assert_eq(c.fired, 1);
+	cr_assert_eq(w->count, 0);
+	cr_assert_eq(w->nfine + w->ncoarse + w->nearly, 0);
+	/* unlinked: nothing */
+	lw_wheel_delay(w, &a.e, 500000);
+	cr_assert_eq(a.e.linked, 0);
+	cr_assert_eq(w->count, 0);
 }
 
 /* ---- exact due times ---- */
@@ -660,10 +701,20 @@ static void random_run(uint64_t seed, int steps, int with_callbacks)
 			int i = (int)(rnd() % RN);
 			rdue[i] = rnow + random_offset();
 			lw_wheel_insert(w, &ritems[i].e, rdue[i]);
-		} else if (op < 7) {
+		} else if (op < 6) {
 			int i = (int)(rnd() % RN);
 			lw_wheel_remove(w, &ritems[i].e);
 			rdue[i] = INT64_MIN;
+		} else if (op < 7) {
+			/* delay in place: only a linked entry, only later */
+			int i = (int)(rnd() % RN);
+			int64_t to = rnow + random_offset();
+			lw_wheel_delay(w, &ritems[i].e, to);
+			if (rdue[i] != INT64_MIN && to > rdue[i])
+				rdue[i] = to;
+			cr_assert_eq(ritems[i].e.due, rdue[i] == INT64_MIN
+							  ? ritems[i].e.due
+							  : rdue[i]);
 		} else {
 			size_t due, fired, budget;
 			rnow += random_step();
