@@ -6,9 +6,9 @@
  * bucket-chain link, an update stamp, its wheel entry and a pointer to its
  * packed record (specimen.h), a separate block from the state's slab
  * (slab.h: 8-byte size classes, where the allocator's are 32 bytes apart
- * at record sizes). The node is 64 bytes, one cache line, because memory
- * per specimen is what bounds how many a small machine can watch; nodes
- * come from a slab of their own, so each is one aligned line. Records,
+ * at record sizes). The node is 56 bytes because memory per specimen is
+ * what bounds how many a small machine can watch; nodes come from a slab
+ * of their own (no allocator class rounds them to 64). Records,
  * nodes and the bucket array sit in huge pages where the kernel allows
  * (hugemem.h): at a million specimens a TLB miss came with nearly every
  * record touched. Nodes never move
@@ -54,20 +54,21 @@ typedef struct lw_state_entry node;
 #define F_EXPIRY      1 /* the deadline is an expiry only */
 #define EVICT_SAMPLE  16
 #define EXACT_BUCKETS 1024
-/* 64 bytes, a size class of its own (every byte more is 16 more per
- * specimen): hence the record length kept in the wheel entry's spare
- * bytes. */
+/* 56 bytes (every byte is a byte per specimen): hence the record length
+ * kept in the wheel entry's spare bytes, and the deadline kept only as the
+ * wheel entry's due time (the entry is linked exactly while the record has
+ * a deadline). */
 struct lw_state_entry {
 	node *hnext;
-	lw_wheel_entry timer; /* linked at a time <= want; timer.owner_u32
-				 is the packed record's length (LEN) */
-	int64_t want;	      /* the deadline, INT64_MAX = none */
+	lw_wheel_entry timer; /* linked at the deadline, if any;
+				 timer.owner_u32 is the packed record's
+				 length (LEN) */
 	unsigned char *body;  /* the packed record */
 	uint32_t hash32;      /* low bits of the ID's hash: the bucket */
 	uint32_t stamp;	      /* st->ticks at the last store */
 };
-_Static_assert(sizeof(void *) != 8 || sizeof(node) == 64,
-	       "a node is one 64-byte size class on 64-bit hosts");
+_Static_assert(sizeof(void *) != 8 || sizeof(node) == 56,
+	       "a node is 56 bytes on 64-bit hosts");
 
 struct lw_state {
 	lw_state_config cfg;
@@ -79,13 +80,12 @@ struct lw_state {
 	uint64_t sweep_gen;
 	int sweeping;
 	lw_wheel wheel;
-	size_t scheduled; /* records with want != INT64_MAX */
-	uint32_t ticks;	  /* stores and creations (wraps) */
-	uint64_t rng;	  /* eviction sampling: xorshift64 state */
+	uint32_t ticks; /* stores and creations (wraps) */
+	uint64_t rng;	/* eviction sampling: xorshift64 state */
 	lw_specimen sweep_view;
 	unsigned char *packbuf; /* room for one packed record */
 	lw_slab *slab;		/* the records' blocks */
-	lw_slab *nodes;		/* the nodes: 64-byte blocks only */
+	lw_slab *nodes;		/* the nodes: one block size only */
 	size_t packcap;
 };
 
@@ -115,7 +115,7 @@ static void wheel_ahead(void *opaque, const lw_wheel_entry *next,
 	if (after) {
 		const char *a = (const char *)after - offsetof(node, timer);
 		__builtin_prefetch(a);
-		__builtin_prefetch(a + 64);
+		__builtin_prefetch(a + sizeof(node) - 1);
 	}
 }
 
@@ -150,8 +150,6 @@ static void remove_node(lw_state *st, node *n)
 		pp = &(*pp)->hnext;
 	*pp = n->hnext;
 	lw_wheel_remove(&st->wheel, &n->timer);
-	if (n->want != INT64_MAX)
-		st->scheduled--;
 	st->st.bytes -= lw_slab_size(LEN(n)) + sizeof *n;
 	st->st.specimens--;
 	lw_slab_free(st->slab, n->body, LEN(n));
@@ -219,7 +217,8 @@ void lw_state_prefetch(const lw_state *st, uint64_t h, int stage)
 	if (stage == 1) {
 		if (*slot) {
 			__builtin_prefetch(*slot);
-			__builtin_prefetch((const char *)*slot + 64);
+			__builtin_prefetch((const char *)*slot + sizeof(node) -
+					   1);
 		}
 		return;
 	}
@@ -293,7 +292,6 @@ lw_state_entry *lw_state_upsert(lw_state *st, const char *id, size_t len,
 		grow(st);
 	n = lw_slab_alloc(st->nodes, sizeof *n);
 	memset(n, 0, sizeof *n);
-	n->want = INT64_MAX;
 	n->hash32 = (uint32_t)h;
 	n->stamp = st->ticks++;
 	packroom(st, lw_specimen_pack_id_bound(len));
@@ -371,9 +369,9 @@ size_t lw_state_evict(lw_state *st, size_t budget)
 	return removed;
 }
 
-/* Lazy: a later deadline only updates `want` and delays the wheel entry
- * in place (lw_wheel_delay); the entry stays in its list until the wheel
- * reaches it and places it by the new time. Most events push the expiry
+/* Lazy: a later deadline delays the wheel entry in place
+ * (lw_wheel_delay); the entry stays in its list until the wheel reaches it
+ * and places it by the new time. Most events push the expiry
  * later, so most events touch no list at all (a move costs cache misses on
  * neighbouring nodes), and an entry delayed before the wheel reaches it
  * fires once, at its final time. */
@@ -391,10 +389,10 @@ int lw_state_due_is_expiry(const lw_state_entry *n)
 void lw_state_schedule(lw_state *st, lw_state_entry *n, int64_t due)
 {
 	FLAGS(n) &= (uint16_t)~F_EXPIRY;
-	st->scheduled += (due != INT64_MAX) - (n->want != INT64_MAX);
-	n->want = due;
-	if (due == INT64_MAX)
-		return; /* stays linked; on_due drops it */
+	if (due == INT64_MAX) {
+		lw_wheel_remove(&st->wheel, &n->timer); /* rare */
+		return;
+	}
 	if (!n->timer.linked || due < n->timer.due)
 		lw_wheel_insert(&st->wheel, &n->timer, due);
 	else
@@ -404,7 +402,7 @@ void lw_state_schedule(lw_state *st, lw_state_entry *n, int64_t due)
 int64_t lw_state_deadline(const lw_state *st, const lw_state_entry *n)
 {
 	(void)st;
-	return n->timer.linked ? n->want : INT64_MAX;
+	return n->timer.linked ? n->timer.due : INT64_MAX;
 }
 
 void lw_state_expire(lw_state *st, lw_state_entry *n)
@@ -414,37 +412,23 @@ void lw_state_expire(lw_state *st, lw_state_entry *n)
 }
 
 struct due_ctx {
-	lw_state *st;
-	int64_t now;
 	lw_state_due_fn fn;
 	void *opaque;
-	size_t handed;
 };
 
 static void on_due(void *opaque, lw_wheel_entry *e)
 {
 	struct due_ctx *c = opaque;
-	node *n = (node *)((char *)e - offsetof(node, timer));
-	if (n->want == INT64_MAX)
-		return; /* unscheduled since */
-	if (n->want > c->now) {
-		lw_wheel_insert(&c->st->wheel, &n->timer, n->want);
-		return;
-	}
-	n->want = INT64_MAX;
-	c->st->scheduled--;
-	c->handed++;
-	c->fn(c->opaque, n);
+	c->fn(c->opaque, (node *)((char *)e - offsetof(node, timer)));
 }
 
 size_t lw_state_advance(lw_state *st, int64_t now, size_t budget,
 			lw_state_due_fn fn, void *opaque)
 {
-	struct due_ctx c = {st, now, fn, opaque, 0};
+	struct due_ctx c = {fn, opaque};
 	if (now == INT64_MIN)
 		return 0;
-	lw_wheel_advance(&st->wheel, now, budget, on_due, &c);
-	return c.handed;
+	return lw_wheel_advance(&st->wheel, now, budget, on_due, &c);
 }
 
 int lw_state_caught_up(const lw_state *st)
@@ -454,7 +438,7 @@ int lw_state_caught_up(const lw_state *st)
 
 size_t lw_state_scheduled(const lw_state *st)
 {
-	return st->scheduled;
+	return st->wheel.count;
 }
 
 int lw_state_sweep_step(lw_state *st, size_t budget, lw_state_visit_fn visit,

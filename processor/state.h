@@ -91,8 +91,7 @@ int64_t lw_state_deadline(const lw_state *st, const lw_state_entry *en);
 /* Called for each entry whose deadline is <= now; the entry is no longer
  * scheduled when called and the callback must schedule or expire it. */
 typedef void (*lw_state_due_fn)(void *opaque, lw_state_entry *en);
-/* Hands over due entries; at most `budget` wheel entries are processed
- * (handed over, or moved to a later deadline). Returns how many were
+/* Hands over due entries, at most `budget` of them. Returns how many were
  * handed over. */
 size_t lw_state_advance(lw_state *st, int64_t now, size_t budget,
 			lw_state_due_fn fn, void *opaque);
