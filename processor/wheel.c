@@ -56,8 +56,11 @@ void lw_wheel_init(lw_wheel *w)
 {
 	for (int i = 0; i < LW_WHEEL_FINE; i++)
 		list_init(&w->fine[i]);
-	for (int i = 0; i < LW_WHEEL_COARSE; i++)
-		list_init(&w->coarse[i]);
+	for (int i = 0; i < LW_WHEEL_COARSE; i++) {
+		for (int l = 0; l < LW_WHEEL_LANES; l++)
+			list_init(&w->coarse[i][l]);
+		w->lane[i] = 0;
+	}
 	list_init(&w->early);
 	w->cur = INT64_MIN;
 	w->cascaded = 0;
@@ -106,7 +109,8 @@ static void place(lw_wheel *w, lw_wheel_entry *e)
 		int64_t c = t >> 8, cc = w->cur >> 8;
 		if (c - cc >= LW_WHEEL_COARSE)
 			c = cc + LW_WHEEL_COARSE - 1; /* parked */
-		link_tail(&w->coarse[c & (LW_WHEEL_COARSE - 1)], e);
+		int64_t s = c & (LW_WHEEL_COARSE - 1);
+		link_tail(&w->coarse[s][w->lane[s]++ % LW_WHEEL_LANES], e);
 		e->linked = L_COARSE;
 		w->ncoarse++;
 	}
@@ -153,18 +157,40 @@ static void reattach_front(lw_wheel_entry *h, lw_wheel_entry *tmp)
 	list_init(tmp);
 }
 
+/* Places again every entry of the coarse slot of cur, taking the heads of
+ * its lanes in turn (the order they were inserted in, unless some were
+ * removed) and loading each lane's next entry a round ahead. No entry is
+ * unlinked on its own: its list is dropped whole once walked (place()
+ * never puts an entry back into this slot: a later tick goes to another
+ * coarse slot, one further out is parked in the last), so the walk writes
+ * to no neighbour. */
 static void cascade(lw_wheel *w)
 {
-	lw_wheel_entry tmp,
-	    *h = &w->coarse[(w->cur >> 8) & (LW_WHEEL_COARSE - 1)];
-	detach(h, &tmp);
-	while (!list_empty(&tmp)) {
-		lw_wheel_entry *e = tmp.next;
-		unlink_e(e);
-		w->ncoarse--;
-		w->count--;
-		place(w, e);
+	size_t s = (size_t)((w->cur >> 8) & (LW_WHEEL_COARSE - 1));
+	lw_wheel_entry *h = w->coarse[s], *at[LW_WHEEL_LANES];
+	int left = 0;
+	for (int l = 0; l < LW_WHEEL_LANES; l++) {
+		at[l] = list_empty(&h[l]) ? NULL : h[l].next;
+		left += at[l] != NULL;
 	}
+	while (left) {
+		for (int l = 0; l < LW_WHEEL_LANES; l++) {
+			lw_wheel_entry *e = at[l];
+			if (!e)
+				continue;
+			at[l] = e->next == &h[l] ? NULL : e->next;
+			if (at[l])
+				__builtin_prefetch(at[l]);
+			else
+				left--;
+			w->ncoarse--;
+			w->count--;
+			place(w, e);
+		}
+	}
+	for (int l = 0; l < LW_WHEEL_LANES; l++)
+		list_init(&h[l]);
+	w->lane[s] = 0;
 	w->cascaded = 1;
 }
 
@@ -288,8 +314,9 @@ void lw_wheel_clear(lw_wheel *w)
 		while (!list_empty(&w->fine[i]))
 			lw_wheel_remove(w, w->fine[i].next);
 	for (int i = 0; i < LW_WHEEL_COARSE; i++)
-		while (!list_empty(&w->coarse[i]))
-			lw_wheel_remove(w, w->coarse[i].next);
+		for (int l = 0; l < LW_WHEEL_LANES; l++)
+			while (!list_empty(&w->coarse[i][l]))
+				lw_wheel_remove(w, w->coarse[i][l].next);
 	while (!list_empty(&w->early))
 		lw_wheel_remove(w, w->early.next);
 }

@@ -4,7 +4,9 @@
  * and carry an absolute due time in ms. The fine level has 256 slots of one
  * second, the coarse level 4096 slots of 256 s (about 12 days); an entry
  * further out sits in the last coarse slot and is placed again when that
- * slot comes round. Insert, move and remove are O(1); lw_wheel_advance()
+ * slot comes round (a coarse slot is eight lists, filled in turn, so that
+ * its cascade overlaps the cache misses of eight list walks; about 1 MiB
+ * of list heads in all). Insert, move and remove are O(1); lw_wheel_advance()
  * costs O(slots passed + entries fired or cascaded) and stops after a
  * budget of entries, resuming where it stopped on the next call, so one call
  * never stalls a loop. Jumps of stream time over empty stretches skip whole
@@ -35,13 +37,20 @@ typedef struct lw_wheel_entry {
 
 #define LW_WHEEL_FINE	256
 #define LW_WHEEL_COARSE 4096
+/* A coarse slot's entries are spread over this many lists in turn, so
+ * that its cascade walks them side by side: a walk down one list waits
+ * for each entry's memory in turn, eight walks overlap those waits. */
+#define LW_WHEEL_LANES 8
 
 typedef struct lw_wheel {
-	lw_wheel_entry fine[LW_WHEEL_FINE];	/* list heads (sentinels) */
-	lw_wheel_entry coarse[LW_WHEEL_COARSE]; /* list heads */
-	lw_wheel_entry early;			/* due before cur: fire next */
-	int64_t cur;  /* current tick (seconds); INT64_MIN = unset */
-	int cascaded; /* coarse slot of cur already cascaded */
+	lw_wheel_entry fine[LW_WHEEL_FINE]; /* list heads (sentinels) */
+	/* list heads: slot s's k-th entry since its last cascade goes to
+	 * lane k % LW_WHEEL_LANES (lane[s] counts) */
+	lw_wheel_entry coarse[LW_WHEEL_COARSE][LW_WHEEL_LANES];
+	uint8_t lane[LW_WHEEL_COARSE];
+	lw_wheel_entry early; /* due before cur: fire next */
+	int64_t cur;	      /* current tick (seconds); INT64_MIN = unset */
+	int cascaded;	      /* coarse slot of cur already cascaded */
 	size_t nfine, ncoarse, nearly;
 	size_t count;
 	int caught_up; /* the last advance fired everything due */
