@@ -21,7 +21,6 @@
  * truth (a fast benchmark that is wrong is no benchmark). Prints one line per
  * pass: "pass events ms events/s", then ratios, then state figures. */
 #include <avro.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,61 +107,58 @@ static void on_dlq(void *opaque, const lw_msg *m, const char *reason,
  * fetch response it received, so a batch's messages are contiguous. (One
  * allocation per key and value put them in allocator size classes of their
  * own, interleaved; side by side at 1M specimens the core pass then stalled
- * on the first read of most values.) While loading, key and value hold
- * offsets into the arena, which moves as it grows; they become pointers at
- * the end. The arena is never freed: it lives as long as the process. */
+ * on the first read of most values.) The file's size bounds the arena:
+ * every record's framing (dumpfile.h, 30 bytes and more) exceeds the one
+ * byte a key's NUL adds. The arena lives as long as the process. */
 static size_t load(const char *path, rec **out)
 {
 	char err[256];
 	lw_dump_reader *d = lw_dump_reader_open(path, err, sizeof err);
 	lw_dump_record r;
 	rec *v = NULL;
-	unsigned char *arena = NULL;
-	size_t n = 0, cap = 0, used = 0, acap = 0;
+	unsigned char *arena;
+	size_t n = 0, cap = 0, used = 0, acap;
 	int rc;
 	struct stat sb;
 	if (!d) {
 		fprintf(stderr, "bench_core: %s\n", err);
 		exit(1);
 	}
-	/* The file's size bounds the arena (each record's framing is more
-	 * than the one byte a key's NUL adds), so it rarely grows: at 10M
-	 * specimens a doubling would copy gigabytes. */
-	if (stat(path, &sb) == 0 && sb.st_size > 0) {
-		acap = (size_t)sb.st_size + 2;
-		arena = lw_xmalloc(acap);
+	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		fprintf(stderr, "bench_core: %s: not a regular file\n", path);
+		exit(1);
 	}
+	acap = (size_t)sb.st_size;
+	arena = lw_xmalloc(acap ? acap : 1);
 	while ((rc = lw_dump_read(d, &r, err, sizeof err)) == 1) {
 		size_t klen = r.key ? (size_t)r.key_len : 0;
 		size_t vlen = r.value ? (size_t)r.value_len : 0;
+		if (used + klen + 1 + vlen > acap) { /* the file grew */
+			fprintf(stderr, "bench_core: %s changed while read\n",
+				path);
+			exit(1);
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 65536;
 			v = lw_xrealloc(v, cap * sizeof *v);
-		}
-		if (used + klen + vlen + 2 > acap) {
-			acap = acap ? acap * 2 : (size_t)1 << 24;
-			while (used + klen + vlen + 2 > acap)
-				acap *= 2;
-			arena = lw_xrealloc(arena, acap);
 		}
 		v[n].topic = strstr(r.topic, "result") ? LW_TOPIC_RESULTS
 						       : LW_TOPIC_NOTIFICATIONS;
 		v[n].partition = 0;
 		v[n].offset = (int64_t)n;
-		/* offsets + 1 into the arena until the end; 0 is null */
 		v[n].key = NULL;
 		v[n].key_len = klen;
 		if (r.key) {
+			v[n].key = arena + used;
 			memcpy(arena + used, r.key, klen);
 			arena[used + klen] = 0;
-			v[n].key = (unsigned char *)(uintptr_t)(used + 1);
 			used += klen + 1;
 		}
 		v[n].value = NULL;
 		v[n].value_len = vlen;
 		if (r.value) {
+			v[n].value = arena + used;
 			memcpy(arena + used, r.value, vlen);
-			v[n].value = (unsigned char *)(uintptr_t)(used + 1);
 			used += vlen;
 		}
 		n++;
@@ -172,12 +168,6 @@ static size_t load(const char *path, rec **out)
 		exit(1);
 	}
 	lw_dump_reader_destroy(d);
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].key)
-			v[i].key = arena + ((uintptr_t)v[i].key - 1);
-		if (v[i].value)
-			v[i].value = arena + ((uintptr_t)v[i].value - 1);
-	}
 	*out = v;
 	return n;
 }
