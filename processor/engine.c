@@ -506,12 +506,11 @@ static void fanin_add(lw_engine *e, const lw_specimen *s, uint64_t patient,
 		      uint32_t i, const lw_msg *cause)
 {
 	const lw_notif_rec *n = &s->notifs[i];
-	char nid[LW_ID_BUF];
 	lw_fanin_pair p = {n->recipient,
 			   patient,
 			   n->sent_at,
-			   lw_specimen_id(s),
-			   lw_specimen_str(s, n->notification_id, nid),
+			   lw_specimen_id_stored(s),
+			   lw_specimen_str_stored(s, n->notification_id),
 			   n->partition,
 			   n->offset};
 	lw_alert a;

@@ -25,7 +25,8 @@
  * only the notifications of the partitions it owns (README).
  *
  * Memory: an entry per recipient with a notification in the window, and a
- * copy of the notification and specimen IDs per (recipient, patient); at
+ * copy of the notification and specimen IDs (stored form: a UUID in 17
+ * bytes) per (recipient, patient); at
  * most max_patients patients per recipient are kept: more are ignored (the
  * recipient has long since alerted; its revision stops growing there). Entries
  * are dropped by lw_fanin_expire(), bounded per call. Not thread-safe. */
@@ -63,8 +64,10 @@ typedef struct lw_fanin_pair {
 	uint64_t recipient; /* hash of recipient_key */
 	uint64_t patient;   /* lw_specimen_patient_hash: patient identity */
 	int64_t sent_at;
-	const char *specimen_id;
-	const char *notification_id;
+	/* the IDs in their stored form (specimen.h: lw_stored_pack(), or
+	 * copied out of a record), copied by lw_fanin_add() */
+	const unsigned char *specimen_id;
+	const unsigned char *notification_id;
 	int32_t partition;
 	int64_t offset;
 } lw_fanin_pair;

@@ -485,16 +485,41 @@ static lw_str_ref append(lw_specimen *s, const probe *p)
 const char *lw_specimen_str(const lw_specimen *s, lw_str_ref ref,
 			    char buf[LW_ID_BUF])
 {
-	const unsigned char *st;
+	return ref ? lw_stored_str(stored(s, ref), buf) : NULL;
+}
+
+size_t lw_stored_pack(const char *p, size_t len, unsigned char *out)
+{
+	probe pr;
+	probe_init(&pr, (lw_str){p, len}, 1);
+	store(out, &pr);
+	return stored_size(&pr);
+}
+
+size_t lw_stored_len(const unsigned char *st)
+{
+	return stored_len(st);
+}
+
+const char *lw_stored_str(const unsigned char *st, char buf[LW_ID_BUF])
+{
 	size_t len;
-	if (!ref)
-		return NULL;
-	st = stored(s, ref);
 	if (st[0] == UUID_LO || st[0] == UUID_UP) {
 		uuid_unpack(st + 1, st[0], buf);
 		return buf;
 	}
 	return raw_bytes(st, &len);
+}
+
+const unsigned char *lw_specimen_str_stored(const lw_specimen *s,
+					    lw_str_ref ref)
+{
+	return ref ? stored(s, ref) : NULL;
+}
+
+const unsigned char *lw_specimen_id_stored(const lw_specimen *s)
+{
+	return strs(s);
 }
 
 int lw_specimen_str_cmp(const lw_specimen *s, lw_str_ref a, lw_str_ref b)

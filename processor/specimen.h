@@ -136,6 +136,31 @@ void lw_specimen_set_emitted(lw_specimen *s, uint64_t key, uint32_t recipients,
  * (valid until the record changes) or unpacked into buf; NULL for ref 0. */
 const char *lw_specimen_str(const lw_specimen *s, lw_str_ref ref,
 			    char buf[LW_ID_BUF]);
+/* ---- stored strings, for other modules that keep IDs ----
+ *
+ * The form a record keeps a string in (specimen.c: a tag byte, then a
+ * canonical UUID's 16 bytes or the string verbatim and NUL-terminated) is
+ * a function of the string, so a module that keeps IDs copied out of
+ * records (fanin.h) can copy the stored bytes as they are, at about half
+ * the size of the text for a UUID, and spell them only when it outputs
+ * them. */
+
+/* Room lw_stored_pack() may need for a string of len bytes. */
+#define LW_STORED_BOUND(len) ((size_t)(len) + 6)
+/* Writes the stored form of the len bytes at p into out (room for
+ * LW_STORED_BOUND(len)); returns the bytes written. */
+size_t lw_stored_pack(const char *p, size_t len, unsigned char *out);
+/* Bytes of the stored string at st. */
+size_t lw_stored_len(const unsigned char *st);
+/* The stored string at st as text (NUL-terminated): in st itself or
+ * unpacked into buf. */
+const char *lw_stored_str(const unsigned char *st, char buf[LW_ID_BUF]);
+/* A string ref's stored form inside the record (valid until the record
+ * changes; NULL for ref 0), and the record ID's. */
+const unsigned char *lw_specimen_str_stored(const lw_specimen *s,
+					    lw_str_ref ref);
+const unsigned char *lw_specimen_id_stored(const lw_specimen *s);
+
 /* strcmp() order of two string refs of s (0 sorts first). */
 int lw_specimen_str_cmp(const lw_specimen *s, lw_str_ref a, lw_str_ref b);
 

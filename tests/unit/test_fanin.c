@@ -19,6 +19,7 @@
 #include "event.h"
 #include "fanin.h"
 #include "rules.h"
+#include "specimen.h"
 
 static lw_fanin *f;
 static lw_fanin_config cfg;
@@ -53,13 +54,19 @@ static int64_t next_offset;
 static int add(uint64_t recipient, uint64_t patient, int64_t sent,
 	       const char *sid, const char *nid)
 {
+	/* the IDs in the stored form a record keeps them in (specimen.h) */
+	unsigned char ssid[LW_STORED_BOUND(64)], snid[LW_STORED_BOUND(64)];
 	lw_fanin_pair p = {recipient * 0x9e3779b97f4a7c15ULL,
 			   patient * 0xbf58476d1ce4e5b9ULL,
 			   sent,
-			   sid,
-			   nid,
+			   ssid,
+			   snid,
 			   (int32_t)(recipient % 7),
 			   next_offset++};
+	cr_assert_leq(strlen(sid), 64);
+	cr_assert_leq(strlen(nid), 64);
+	lw_stored_pack(sid, strlen(sid), ssid);
+	lw_stored_pack(nid, strlen(nid), snid);
 	return lw_fanin_add(f, &p, &A);
 }
 
@@ -375,4 +382,31 @@ Test(fanin, ids_move_between_the_entry_and_blocks_of_their_own)
 	cr_assert_eq(stats().pairs, 0);
 	cr_assert_eq(stats().recipients, 0);
 	cr_assert_eq(stats().bytes, empty.bytes);
+}
+
+/* IDs are kept in their stored form (a canonical UUID as 16 bytes and its
+ * case) and spelt out only for an alert: the evidence and the specimen ID
+ * must come back exactly as given, UUID or not, in either case, and
+ * notifications sent at the same time are ordered by their IDs as text. */
+Test(fanin, uuid_ids_come_back_exactly)
+{
+	static const char *nid[] = {"6f1c2d3e-4a5b-4c6d-8e7f-00112233aabb",
+				    "0A1B2C3D-4E5F-4A6B-9C7D-8E9FA0B1C2D3",
+				    "n-plain",
+				    "6f1c2d3e-4a5b-4c6d-8e7f-00112233aaba"};
+	cfg.threshold = 3;
+	cfg.max_evidence = 10;
+	start();
+	cr_assert_eq(add(1, 1, 1000, "SP000000001", nid[0]), 0);
+	cr_assert_eq(add(1, 2, 1000, "SP000000002", nid[1]), 0);
+	cr_assert_eq(add(1, 3, 1000, "SP000000003", nid[2]), 0);
+	cr_assert_eq(
+	    add(1, 4, 1000, "d2c1b0a9-8f7e-4d6c-9b5a-493827161504", nid[3]), 1);
+	cr_assert_str_eq(evidence(),
+			 "0A1B2C3D-4E5F-4A6B-9C7D-8E9FA0B1C2D3,"
+			 "6f1c2d3e-4a5b-4c6d-8e7f-00112233aaba,"
+			 "6f1c2d3e-4a5b-4c6d-8e7f-00112233aabb,n-plain");
+	/* the episode's specimen: the first in that order */
+	cr_assert_str_eq(A.specimen_id, "SP000000002");
+	cr_assert_eq(A.nevidence, 4);
 }

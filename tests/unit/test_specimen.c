@@ -374,6 +374,49 @@ Test(specimen, notification_strings_round_trip)
 	lw_specimen_clear(&s);
 }
 
+/* The stored form other modules copy (fanin.h): packing a string gives
+ * the bytes a record keeps for it, its length is what lw_stored_len()
+ * reads back, the least the form allows (16 bytes + tag for a canonical
+ * UUID, else the string, its NUL and a length), and it spells back
+ * exactly. */
+Test(specimen, stored_form_round_trips_and_matches_the_record)
+{
+	lw_specimen s;
+	unsigned char out[LW_STORED_BOUND(1100)];
+	char buf[LW_ID_BUF];
+	forms_init();
+	init_str(&s, "SP-1");
+	for (size_t i = 0; i < nforms; i++) {
+		const char *str = forms[i].s;
+		size_t n = lw_stored_pack(str, strlen(str), out);
+		const unsigned char *rec;
+		const char *got;
+		cr_assert_leq(n, LW_STORED_BOUND(strlen(str)), "%s",
+			      forms[i].what);
+		cr_assert_eq(n, lw_stored_len(out), "%s", forms[i].what);
+		cr_assert_eq(n,
+			     forms[i].canonical
+				 ? 17
+				 : strlen(str) + 1 +
+				       (strlen(str) < 240 ? 1 : 5),
+			     "%s: %zu bytes", forms[i].what, n);
+		got = lw_stored_str(out, buf);
+		cr_assert_str_eq(got, str, "%s", forms[i].what);
+		cr_assert_eq(add_result(&s, str), 1, "%s", forms[i].what);
+		rec = lw_specimen_str_stored(&s, s.results[i].event_id);
+		cr_assert_eq(lw_stored_len(rec), n, "%s", forms[i].what);
+		cr_assert(memcmp(rec, out, n) == 0, "%s: the record's bytes",
+			  forms[i].what);
+	}
+	cr_assert_null(lw_specimen_str_stored(&s, 0));
+	/* the record's own ID is always verbatim, even a UUID */
+	lw_specimen_reset(&s, UUID_LO, strlen(UUID_LO));
+	cr_assert_eq(lw_stored_len(lw_specimen_id_stored(&s)), 36 + 2);
+	cr_assert_str_eq(lw_stored_str(lw_specimen_id_stored(&s), buf),
+			 UUID_LO);
+	lw_specimen_clear(&s);
+}
+
 Test(specimen, null_batch_and_own_intended_are_ref_0)
 {
 	static const char *const ids[] = {
