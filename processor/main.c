@@ -32,6 +32,8 @@ static void usage(FILE *out)
 	    "key=value]... [-v|-q]\n"
 	    "       labwatch demo [--specimens N] [--seed S] [-X "
 	    "key=value]...\n"
+	    "       labwatch replay (--file DUMP | -b brokers) [--output FILE] "
+	    "[--produce]\n"
 	    "       labwatch mock [--partitions N] [--port-file FILE]\n"
 	    "\n"
 	    "run   consume %s and %s, write alerts and dead letters.\n"
@@ -43,6 +45,11 @@ static void usage(FILE *out)
 	    "alerts as\n"
 	    "      JSON lines on stdout and a summary (expected vs seen) on "
 	    "stderr.\n"
+	    "replay read the input topics (or a labwatch-gen dump) from the "
+	    "beginning\n"
+	    "      to their end, commit nothing, write the alerts in a fixed "
+	    "order:\n"
+	    "      same input, same bytes out (labwatch replay --help).\n"
 	    "mock  a librdkafka mock cluster on 127.0.0.1 with the four "
 	    "topics; prints\n"
 	    "      bootstrap=HOST:PORT and runs until SIGINT/SIGTERM.\n"
@@ -70,6 +77,13 @@ static int cmd_run(int argc, char **argv)
 	int rc;
 	lw_config_init(&cfg);
 	rc = lw_cli_parse(argc, argv, &cfg, NULL, 0, NULL, NULL);
+	if (rc >= 0 && rc < argc) {
+		/* "labwatch help", a mistyped subcommand: say so rather than
+		 * start consuming */
+		fprintf(stderr, "labwatch: unknown command or argument '%s'\n",
+			argv[rc]);
+		rc = -1;
+	}
 	if (rc < 0) {
 		usage(rc == -2 ? stdout : stderr);
 		lw_config_free(&cfg);

@@ -22,6 +22,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 lw_init "${1:-}" 150
 truth=$LW_TMP/truth.tsv
 
+# The command line: a stray word (a mistyped subcommand, "help") is an
+# error with usage, exit 64, and starts nothing; --help lists every
+# subcommand and exits 0. (Before, "labwatch help" started a consumer.)
+rc=0
+timeout 10 "$LW_LABWATCH" help >/dev/null 2>"$LW_TMP/cli.err" || rc=$?
+((rc == 64)) || lw_fail "labwatch help: exit $rc, want 64"
+grep -q "unknown command or argument 'help'" "$LW_TMP/cli.err" ||
+	lw_fail "labwatch help: no error naming the word"
+"$LW_LABWATCH" --help >"$LW_TMP/cli.out" || lw_fail "labwatch --help failed"
+for cmd in run demo replay mock; do
+	grep -q "^ *labwatch $cmd\b\|^usage: labwatch \[$cmd\]" "$LW_TMP/cli.out" ||
+		lw_fail "labwatch --help does not list $cmd"
+done
+
 lw_mock_start "${LW_PARTITIONS:-4}"
 lw_gen gen --truth "$truth" --specimens "${LW_SPECIMENS:-3000}" --seed "${LW_SEED:-7}" \
 	--fault-rate "${LW_FAULT_RATE:-0.05}" --bad-rate "${LW_BAD_RATE:-0.005}" $(lw_gen_rule_args)
