@@ -74,6 +74,12 @@ typedef struct bench {
 	double t0;
 } bench;
 
+static void count_events(void *opaque, const lw_specimen *s)
+{
+	uint64_t *n = opaque;
+	*n += (uint64_t)s->nresults + s->nnotifs;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -329,6 +335,24 @@ int main(int argc, char **argv)
 	lw_traffic_destroy(t);
 	mem_sample(&after);
 	lw_state_get_stats(lw_engine_state(b.eng), &ss);
+	{
+		/* what the processor's restore-point sweep (processor.c)
+		 * costs over this state: one whole pass, every record
+		 * unpacked and its events' offsets visited */
+		uint64_t visited = 0;
+		double t1 = now_s(), sweep_s;
+		int rc2;
+		do
+			rc2 = lw_state_sweep_step(lw_engine_state(b.eng), 4096,
+						  count_events, &visited);
+		while (rc2 == LW_SWEEP_MORE);
+		sweep_s = now_s() - t1;
+		printf("sweep_ms=%.1f\n", sweep_s * 1000);
+		printf("sweep_events=%" PRIu64 "\n", visited);
+		if (ss.specimens)
+			printf("sweep_ns_per_specimen=%.0f\n",
+			       sweep_s * 1e9 / (double)ss.specimens);
+	}
 
 	printf("events=%" PRIu64 "\n", b.msgs);
 	printf("seconds=%.1f\n", secs);

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "log.h"
@@ -44,7 +45,8 @@
 #include "xmalloc.h"
 
 #define BATCH	     1000
-#define SWEEP_BUDGET 4096
+#define SWEEP_BUDGET 1024 /* buckets per busy loop pass (~0.3 ms at 1M) */
+#define SWEEP_DUTY   20	  /* sweeping takes at most 1/20 of the time */
 #define MAX_POINTS   4096
 
 struct lw_processor {
@@ -63,7 +65,9 @@ struct lw_processor {
 	int fatal;
 	int commit_dirty; /* a commit failed: send all points next time */
 	int sweeping;
-	int64_t last_sweep_ms; /* when the last sweep started */
+	int64_t sweep_start_ms; /* when the current or last sweep started */
+	int64_t next_sweep_ms;	/* no new sweep before this (monotonic) */
+	int64_t sweep_ns;	/* time spent in the current sweep's steps */
 	int64_t last_commit_ms, last_stats_ms;
 	int64_t restore_start_ms;
 	int was_restoring;
@@ -506,6 +510,7 @@ static void assign(lw_processor *p, rd_kafka_topic_partition_list_t *parts)
 	p->was_restoring = restoring > 0;
 	p->st.restore_ms = restoring ? -1 : 0;
 	p->sweeping = 0;
+	p->next_sweep_ms = 0; /* the first sweep of this assignment: soon */
 	rd_kafka_assign(p->consumer, parts);
 }
 
@@ -517,6 +522,7 @@ static void revoke(lw_processor *p)
 	lw_progress_revoke_all(p->pg);
 	lw_engine_reset_state(p->eng);
 	p->sweeping = 0;
+	p->next_sweep_ms = 0;
 	rd_kafka_assign(p->consumer, NULL);
 }
 
@@ -548,25 +554,53 @@ static void sweep_visit(void *opaque, const lw_specimen *s)
 					s->notifs[i].offset);
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The restore-point sweep visits every record (state.h), a cache miss or
+ * more each: 0.3-0.7 s for a million specimens on the benchmark machine
+ * (bench_memory's sweep_ms), so back to back at a large state it would
+ * take most of the CPU from consuming. Its result only feeds the commit
+ * metadata (need=), where an older value is still correct, only re-read a
+ * little more after a restart: so a sweep starts at most once per commit
+ * interval and, at a large state, rarely enough that sweeping takes at
+ * most 1/SWEEP_DUTY of the time (measured: the time spent in its steps).
+ * At 1M specimens that is a sweep every ~10 s; the restore point then
+ * lags by seconds to a few minutes, against a state TTL of days. */
 static void sweep_step(lw_processor *p, size_t budget)
 {
+	int64_t t0, now;
 	int rc;
 	if (!p->sweeping) {
-		/* The result only feeds commits: one sweep per commit interval
-		 * is enough (a sweep back to back cost ~30% of the CPU). */
-		int64_t now = lw_mono_ms();
-		if (now - p->last_sweep_ms < p->cfg->commit_interval_ms)
+		now = lw_mono_ms();
+		if (now < p->next_sweep_ms)
 			return;
-		p->last_sweep_ms = now;
+		p->sweep_start_ms = now;
+		p->sweep_ns = 0;
 		lw_progress_sweep_begin(p->pg);
 		p->sweeping = 1;
 	}
+	t0 = mono_ns();
 	rc = lw_state_sweep_step(lw_engine_state(p->eng), budget, sweep_visit,
 				 p->pg);
+	p->sweep_ns += mono_ns() - t0;
 	if (rc == LW_SWEEP_MORE)
 		return;
 	lw_progress_sweep_end(p->pg, rc == LW_SWEEP_DONE);
 	p->sweeping = 0;
+	if (rc == LW_SWEEP_DONE) {
+		p->st.sweeps++;
+		p->st.sweep_ms = p->sweep_ns / 1000000;
+	}
+	now = lw_mono_ms();
+	p->next_sweep_ms = p->sweep_start_ms + p->cfg->commit_interval_ms;
+	if (now + p->sweep_ns / 1000000 * (SWEEP_DUTY - 1) > p->next_sweep_ms)
+		p->next_sweep_ms =
+		    now + p->sweep_ns / 1000000 * (SWEEP_DUTY - 1);
 }
 
 /* ---- life cycle ---- */
@@ -731,7 +765,7 @@ static void log_stats(lw_processor *p, const char *prefix)
 	    "orphan_notification=%llu sent_before_final=%llu "
 	    "sent_after_withdrawal=%llu fanin=%llu volume_surge=%llu "
 	    "watermark_suppressed=%llu fanin_recipients=%llu "
-	    "fanin_bytes=%llu",
+	    "fanin_bytes=%llu sweeps=%llu sweep_ms=%lld",
 	    prefix, (long long)s.engine.watermark_ms,
 	    (unsigned long long)s.engine.late_total,
 	    (unsigned long long)(s.engine.late[0][0] + s.engine.late[1][0]),
@@ -747,7 +781,8 @@ static void log_stats(lw_processor *p, const char *prefix)
 	    (unsigned long long)s.engine.alerts[LW_RULE_VOLUME_SURGE],
 	    (unsigned long long)s.engine.alerts_suppressed_watermark,
 	    (unsigned long long)s.engine.fanin.recipients,
-	    (unsigned long long)s.engine.fanin.bytes);
+	    (unsigned long long)s.engine.fanin.bytes,
+	    (unsigned long long)s.sweeps, (long long)s.sweep_ms);
 }
 
 static void handle_message(lw_processor *p, rd_kafka_message_t *rkm)

@@ -34,6 +34,8 @@ typedef struct lw_processor_stats {
 	int restoring;		  /* partitions still re-reading */
 	int64_t first_message_ms; /* monotonic, 0 before the first */
 	int64_t last_message_ms;
+	uint64_t sweeps;  /* restore-point sweeps completed */
+	int64_t sweep_ms; /* time the last one spent sweeping */
 } lw_processor_stats;
 
 typedef struct lw_processor_hooks {

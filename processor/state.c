@@ -53,6 +53,7 @@ typedef struct lw_state_entry node;
 #define FLAGS(n)      ((n)->timer.owner_u16)
 #define F_EXPIRY      1 /* the deadline is an expiry only */
 #define EVICT_SAMPLE  16
+#define SWEEP_AHEAD   16 /* buckets: see lw_state_sweep_step() */
 #define EXACT_BUCKETS 1024
 /* 56 bytes (every byte is a byte per specimen): hence the record length
  * kept in the wheel entry's spare bytes, and the deadline kept only as the
@@ -454,6 +455,25 @@ int lw_state_sweep_step(lw_state *st, size_t budget, lw_state_visit_fn visit,
 		return LW_SWEEP_RESET;
 	}
 	for (size_t i = 0; i < budget && st->sweep_pos < st->nbuckets; i++) {
+		/* Records lie at random: load the node SWEEP_AHEAD buckets on
+		 * and, half-way there, its record (the node is in cache by
+		 * then), so the misses of several records overlap; the bucket
+		 * array itself is read in order. */
+		size_t a = st->sweep_pos + SWEEP_AHEAD,
+		       h = st->sweep_pos + SWEEP_AHEAD / 2;
+		if (a < st->nbuckets && st->buckets[a]) {
+			__builtin_prefetch(st->buckets[a]);
+			__builtin_prefetch((const char *)st->buckets[a] +
+					   sizeof(node) - 1);
+		}
+		if (h < st->nbuckets && st->buckets[h]) {
+			const node *hn = st->buckets[h];
+			const unsigned char *end = hn->body + LEN(hn) - 1;
+			for (const unsigned char *q = hn->body; q < end;
+			     q += 64)
+				__builtin_prefetch(q);
+			__builtin_prefetch(end);
+		}
 		for (node *n = st->buckets[st->sweep_pos]; n; n = n->hnext) {
 			lw_specimen_unpack(&st->sweep_view, n->body, LEN(n));
 			visit(opaque, &st->sweep_view);
