@@ -596,11 +596,9 @@ static void sweep_step(lw_processor *p, size_t budget)
 		p->st.sweeps++;
 		p->st.sweep_ms = p->sweep_ns / 1000000;
 	}
-	now = lw_mono_ms();
-	p->next_sweep_ms = p->sweep_start_ms + p->cfg->commit_interval_ms;
-	if (now + p->sweep_ns / 1000000 * (SWEEP_DUTY - 1) > p->next_sweep_ms)
-		p->next_sweep_ms =
-		    now + p->sweep_ns / 1000000 * (SWEEP_DUTY - 1);
+	p->next_sweep_ms = lw_progress_next_sweep(
+	    p->sweep_start_ms, lw_mono_ms(), p->sweep_ns / 1000000,
+	    p->cfg->commit_interval_ms, SWEEP_DUTY);
 }
 
 /* ---- life cycle ---- */

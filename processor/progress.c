@@ -385,3 +385,11 @@ int lw_progress_parse_metadata(const void *md, size_t len, int64_t *need,
 	*need = v;
 	return 0;
 }
+
+int64_t lw_progress_next_sweep(int64_t started_ms, int64_t ended_ms,
+			       int64_t cost_ms, int64_t interval_ms, int duty)
+{
+	int64_t by_interval = started_ms + interval_ms;
+	int64_t by_duty = ended_ms + cost_ms * (duty > 1 ? duty - 1 : 0);
+	return by_duty > by_interval ? by_duty : by_interval;
+}

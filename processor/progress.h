@@ -59,6 +59,13 @@ void lw_progress_sweep_begin(lw_progress *pg);
 void lw_progress_sweep_visit(lw_progress *pg, int topic, int32_t partition,
 			     int64_t offset);
 void lw_progress_sweep_end(lw_progress *pg, int complete);
+/* When the next sweep may start (monotonic ms), given when the last one
+ * started and ended and the time spent in its steps (cost_ms): a commit
+ * interval after its start at the earliest, and cost_ms * (duty - 1) after
+ * its end at the earliest, so that sweeping takes at most 1/duty of the
+ * time (duty >= 1). A pure function (processor.c calls it). */
+int64_t lw_progress_next_sweep(int64_t started_ms, int64_t ended_ms,
+			       int64_t cost_ms, int64_t interval_ms, int duty);
 
 typedef struct lw_commit_point {
 	int topic;

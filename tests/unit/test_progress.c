@@ -403,3 +403,31 @@ Test(progress, destroy_with_holds_outstanding)
 	lw_progress_hold(pg, T, 0, 3);
 	/* teardown destroys: the sanitizer build reports any leak */
 }
+
+/* The sweep's schedule: a cheap sweep (a small state) runs once per commit
+ * interval, as before; an expensive one waits until the time spent
+ * sweeping is at most 1/duty of the time. */
+Test(progress, next_sweep_keeps_the_sweep_to_its_share)
+{
+	/* 5 ms of sweeping, 1 s interval, duty 20: the interval decides */
+	cr_assert_eq(lw_progress_next_sweep(10000, 10200, 5, 1000, 20), 11000);
+	/* 700 ms of sweeping (1M specimens): 19 x 700 ms after its end */
+	cr_assert_eq(lw_progress_next_sweep(10000, 12000, 700, 1000, 20),
+		     12000 + 19 * 700);
+	/* the boundary: cost * (duty - 1) == what is left of the interval */
+	cr_assert_eq(lw_progress_next_sweep(0, 50, 50, 1000, 20), 1000);
+	cr_assert_eq(lw_progress_next_sweep(0, 50, 51, 1000, 20), 50 + 19 * 51);
+	/* over a long run the share stays at most 1/duty */
+	{
+		int64_t t = 0, busy = 0;
+		for (int i = 0; i < 100; i++) {
+			int64_t cost = 300 + (i % 7) * 100, end = t + cost;
+			busy += cost;
+			t = lw_progress_next_sweep(t, end, cost, 1000, 20);
+		}
+		cr_assert_leq(busy * 20, t, "busy %lld ms of %lld",
+			      (long long)busy, (long long)t);
+	}
+	/* duty 1: no wait beyond the interval */
+	cr_assert_eq(lw_progress_next_sweep(0, 5000, 5000, 1000, 1), 5000);
+}
