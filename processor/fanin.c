@@ -259,10 +259,10 @@ static rent *get(lw_fanin *f, uint64_t recipient, size_t ids)
 	return r;
 }
 
-static void set_pair(lw_fanin *f, rent *r, pair *p, const lw_fanin_pair *in)
+/* Fills p from in; a and b are the lengths of in's two stored IDs. */
+static void set_pair(lw_fanin *f, rent *r, pair *p, const lw_fanin_pair *in,
+		     size_t a, size_t b)
 {
-	size_t a = lw_stored_len(in->notification_id),
-	       b = lw_stored_len(in->specimen_id);
 	p->patient = in->patient;
 	p->sent_at = in->sent_at;
 	p->offset = in->offset;
@@ -396,12 +396,12 @@ int lw_fanin_add(lw_fanin *f, const lw_fanin_pair *in, lw_alert *a)
 	rent *r;
 	pair *p = NULL, *ps;
 	extra *x;
-	size_t n;
+	size_t n, nid_len, sid_len;
 	if (!f->cfg.threshold)
 		return 0;
-	r = get(f, in->recipient,
-		lw_stored_len(in->notification_id) +
-		    lw_stored_len(in->specimen_id));
+	nid_len = lw_stored_len(in->notification_id);
+	sid_len = lw_stored_len(in->specimen_id);
+	r = get(f, in->recipient, nid_len + sid_len);
 	ps = pairs(r);
 	for (uint32_t i = 0; i < r->n && !p; i++)
 		if (ps[i].patient == in->patient)
@@ -410,11 +410,11 @@ int lw_fanin_add(lw_fanin *f, const lw_fanin_pair *in, lw_alert *a)
 		if (in->sent_at <= p->sent_at)
 			return 0; /* an older one for a patient it has */
 		pair_free(f, r, p);
-		set_pair(f, r, p, in);
+		set_pair(f, r, p, in, nid_len, sid_len);
 	} else {
 		if (r->n >= f->cfg.max_patients)
 			return 0;
-		set_pair(f, r, add_slot(f, r), in);
+		set_pair(f, r, add_slot(f, r), in, nid_len, sid_len);
 		r->n++;
 	}
 	if (in->sent_at > r->newest)
