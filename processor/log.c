@@ -30,11 +30,16 @@ int64_t lw_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t lw_mono_ms(void)
+int64_t lw_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t lw_mono_ms(void)
+{
+	return lw_mono_ns() / 1000000;
 }
 
 static const char *level_name(lw_log_level l)

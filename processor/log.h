@@ -38,5 +38,7 @@ void lw_log_limited(lw_ratelimit *rl, lw_log_level lvl, const char *fmt, ...)
 /* Wall clock in milliseconds since the epoch, and a monotonic clock. */
 int64_t lw_now_ms(void);
 int64_t lw_mono_ms(void);
+/* The same clock in nanoseconds (for measuring short spans). */
+int64_t lw_mono_ns(void);
 
 #endif

@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
 #include "log.h"
@@ -554,13 +553,6 @@ static void sweep_visit(void *opaque, const lw_specimen *s)
 					s->notifs[i].offset);
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* The restore-point sweep visits every record (state.h), a cache miss or
  * more each: 0.3-0.7 s for a million specimens on the benchmark machine
  * (bench_memory's sweep_ms), so back to back at a large state it would
@@ -584,10 +576,10 @@ static void sweep_step(lw_processor *p, size_t budget)
 		lw_progress_sweep_begin(p->pg);
 		p->sweeping = 1;
 	}
-	t0 = mono_ns();
+	t0 = lw_mono_ns();
 	rc = lw_state_sweep_step(lw_engine_state(p->eng), budget, sweep_visit,
 				 p->pg);
-	p->sweep_ns += mono_ns() - t0;
+	p->sweep_ns += lw_mono_ns() - t0;
 	if (rc == LW_SWEEP_MORE)
 		return;
 	lw_progress_sweep_end(p->pg, rc == LW_SWEEP_DONE);
